@@ -1,0 +1,117 @@
+"""Memory of LoHa's custom autograd function (HadaWeight) against plain autograd, one 1024 x 1024 layer, r = 8.
+
+Run: python benchmarks/loha_memory.py [--out 1024 --in 1024 --r 8 --tokens 64 --repeats 5]
+Prints (MB = 10^6 bytes):
+1. the bytes autograd saves for backward (counted with torch.autograd.graph.saved_tensors_hooks, each storage
+   once), for building delta_W alone and for the whole adapted forward, and how many of them are new memory
+   (not the parameters themselves);
+2. the peak memory of one training step (forward, backward, SGD step; batch of --tokens rows) above the memory
+   in use when the step starts, measured two ways: (a) torch's CPU allocator, replaying every allocation and
+   free that torch.profiler(profile_memory=True) records; (b) the peak RSS of a fresh process per variant
+   (VmHWM, reset through /proc/self/clear_refs), with glibc's mmap threshold fixed at 64 KiB so that every
+   large tensor gets its own pages and gives them back when freed. (a) sees only torch's allocations, exactly;
+   (b) sees the whole process, including what the allocator and the math library hold. tracemalloc sees neither.
+LoRA with the same parameter count (rank 2r) is a reference row: it never builds a dense delta_W."""
+import argparse, json, os, re, statistics, subprocess, sys
+import torch
+from torch import nn
+from torch.profiler import profile, ProfilerActivity
+from relora.adapters import AdaptedLayer, LoRA
+from relora.loha import LoHa
+
+class NaiveLoHa(LoHa):
+    "The same LoHa with delta_W built by plain autograd, which keeps P1 = w1_a @ w1_b and P2 = w2_a @ w2_b for backward."
+    def delta_weight(self):
+        d = (self.hada_w1_a @ self.hada_w1_b) * (self.hada_w2_a @ self.hada_w2_b) * self.scale
+        return d.T if self.transposed else d.view(self.weight_shape)
+
+VARIANTS = {'LoHa, HadaWeight': lambda base, r: LoHa(base, r=r), 'LoHa, plain autograd': lambda base, r: NaiveLoHa(base, r=r),
+            'LoRA, rank 2r (same params)': lambda base, r: LoRA(base, r=2 * r)}
+
+def make(variant, a):
+    "An adapted frozen nn.Linear(in, out), its SGD optimizer, the input, and a training step."
+    torch.manual_seed(0)
+    base = nn.Linear(a.in_features, a.out_features).requires_grad_(False)
+    layer = AdaptedLayer(base, VARIANTS[variant](base, a.r), 'fc')
+    with torch.no_grad():   # as after some training: no factor is zero (LoHa's w2_a, LoRA's B start at 0)
+        for p in layer.adapter.parameters(): p.normal_(std=0.1)
+    opt = torch.optim.SGD(layer.adapter.parameters(), lr=1e-3)
+    x = torch.randn(a.tokens, a.in_features, requires_grad=True)   # a layer inside a model: its input needs a gradient
+    def step():
+        layer(x).square().mean().backward(); opt.step(); opt.zero_grad(set_to_none=True); x.grad = None
+    return layer, x, step
+
+def saved(fn, params):
+    "(all, new) bytes of the distinct storages autograd saves while running fn(); 'new' leaves out the parameters'."
+    seen = {}
+    def pack(t): seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes(); return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): fn()
+    own = {p.untyped_storage().data_ptr() for p in params}
+    return sum(seen.values()), sum(n for k, n in seen.items() if k not in own)
+
+def _events(evs):
+    for e in evs: yield e; yield from _events(e.children)
+
+def peak_torch(step):
+    "Peak bytes held by torch's CPU allocator during step(), above the level at its start (allocation events of torch.profiler)."
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: step()
+    allocs = sorted((e.start_time_ns, e.extra_fields.alloc_size) for e in _events(prof.profiler.kineto_results.experimental_event_tree())
+                    if e.tag == torch._C._profiler._EventType.Allocation)
+    level = peak = 0
+    for _, n in allocs: level += n; peak = max(peak, level)
+    return peak
+
+def _status(key): return 1024 * int(re.search(rf'{key}:\s+(\d+) kB', open('/proc/self/status').read()).group(1))
+
+def rss_child(variant, a):
+    "In a fresh process: median over --repeats steps of peak RSS during the step minus RSS before it."
+    torch.set_num_threads(1)
+    _, _, step = make(variant, a)
+    for _ in range(2): step()   # warm up: lazy initialisation, first allocations
+    peaks = []
+    for _ in range(a.repeats):
+        before = _status('VmRSS')
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')   # VmHWM := VmRSS
+        step(); peaks.append(_status('VmHWM') - before)
+    print(json.dumps(statistics.median(peaks)))
+
+def peak_rss(variant, a):
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536', GLIBC_TUNABLES='glibc.malloc.mmap_threshold=65536')
+    args = [sys.executable, os.path.abspath(__file__), '--rss-child', variant, '--out', str(a.out_features),
+            '--in', str(a.in_features), '--r', str(a.r), '--tokens', str(a.tokens), '--repeats', str(a.repeats)]
+    res = subprocess.run(args, env=env, capture_output=True, text=True)
+    if res.returncode: return None   # e.g. /proc/self/clear_refs not writable here
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', dest='out_features', type=int, default=1024); p.add_argument('--in', dest='in_features', type=int, default=1024)
+    p.add_argument('--r', type=int, default=8); p.add_argument('--tokens', type=int, default=64)
+    p.add_argument('--repeats', type=int, default=5); p.add_argument('--rss-child', default=None, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.rss_child: return rss_child(a.rss_child, a)
+    MB = lambda n: 'n/a' if n is None else f'{n / 1e6:.3f}'
+    print(f'nn.Linear({a.in_features}, {a.out_features}), r = {a.r}, batch {a.tokens} x {a.in_features}, float32, torch {torch.__version__}\n')
+    print('1. saved for backward (MB)')
+    print(f"{'variant':28} {'delta_W: all':>13} {'new':>8} {'forward: all':>13} {'new':>8}")
+    res = {}
+    for v in VARIANTS:
+        layer, x, step = make(v, a)
+        ps = list(layer.parameters())   # the adapter's and the base layer's: saving them costs no memory
+        d = saved(layer.adapter.delta_weight, ps) if v.startswith('LoHa') else (None, None)
+        f = saved(lambda: layer(x), ps)
+        res[v] = d
+        print(f'{v:28} {MB(d[0]):>13} {MB(d[1]):>8} {MB(f[0]):>13} {MB(f[1]):>8}')
+    c, n = res['LoHa, HadaWeight'][0], res['LoHa, plain autograd'][0]
+    print(f'delta_W: plain autograd saves {n / c:.1f}x the bytes HadaWeight saves ({MB(n)} MB vs {MB(c)} MB)\n')
+    print('2. peak memory of one training step above its start (MB)')
+    print(f"{'variant':28} {'torch allocator':>16} {'process RSS':>12}")
+    peaks = {}
+    for v in VARIANTS:
+        _, _, step = make(v, a); step()
+        peaks[v] = (peak_torch(step), peak_rss(v, a))
+        print(f'{v:28} {MB(peaks[v][0]):>16} {MB(peaks[v][1]):>12}')
+    (ct, cr), (nt, nr) = peaks['LoHa, HadaWeight'], peaks['LoHa, plain autograd']
+    print(f'peak, plain autograd / HadaWeight: {nt / ct:.2f}x (torch allocator)' + (f', {nr / cr:.2f}x (RSS)' if cr and nr else ''))
+
+if __name__ == '__main__': main()
