@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['factorization', 'LoKr']
 
-# %% ../nbs/lokr.ipynb #f82fb056
+# %% ../nbs/lokr.ipynb #adf17322
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op
 
-# %% ../nbs/lokr.ipynb #84231f2b
+# %% ../nbs/lokr.ipynb #52295425
 def factorization(dim:int,       # the dimension to split (out_features or in_features)
                   factor:int=-1, # -1: the most balanced pair; f > 0: (f, dim/f) if f divides dim, else f bounds the smaller factor
                  ) -> tuple:     # (m, n) with m * n == dim and m <= n
@@ -28,7 +28,7 @@ def factorization(dim:int,       # the dimension to split (out_features or in_fe
         if dim % k == 0: m, n = k, dim // k
     return min(m, n), max(m, n)
 
-# %% ../nbs/lokr.ipynb #7354c3df
+# %% ../nbs/lokr.ipynb #c08662d2
 @register_adapter
 class LoKr(Adapter):
     "Kronecker adapter: delta_W = s * kron(W1, W2), W1 (a, b), W2 (c, d) or W2a @ W2b (KronA arXiv:2212.10650, LyCORIS arXiv:2309.14859)."
@@ -90,8 +90,8 @@ class LoKr(Adapter):
         return (self.lokr_w2_a @ self.lokr_w2_b).view(c, d, *self.kernel)  # (c, r) @ (r, d k1 ...) -> (c, d, *k)
 
     def delta_weight(self):
-        W1 = self.W1; W1 = W1.view(*W1.shape, *[1] * len(self.kernel))  # (a, b) -> (a, b, 1, ...)
-        dw = self.scale * torch.kron(W1, self.W2)                       # (a c, b d, *k) = (out, in/groups, *k)
+        a, b, c, d = self.dims                                          # kron by einsum: torch.kron fails on some strided W2
+        dw = self.scale * torch.einsum('ab,cd...->acbd...', self.W1, self.W2).reshape(a * c, b * d, *self.kernel)  # (out, in/groups, *k)
         return dw.T if self.transposed else dw                          # in the base weight's own shape
 
     def _op(self, x, w, bias=None):
