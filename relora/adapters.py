@@ -9,8 +9,8 @@ __all__ = ['ADAPTER_KINDS', 'FORMAT', 'linear_dims', 'conv_args', 'conv_op', 're
            'adapter_state_dict', 'remove_adapters', 'save_adapters', 'read_adapter_file', 'load_adapter_state_dict',
            'load_adapters', 'adapter_summary']
 
-# %% ../nbs/adapters.ipynb #6de8ab9a
-import fnmatch, json, math, os, re, tempfile
+# %% ../nbs/adapters.ipynb #c5d10964
+import fnmatch, json, math, os, re, tempfile, warnings
 from collections import defaultdict
 import torch
 import torch.nn.functional as F
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-# %% ../nbs/adapters.ipynb #c2309b4b
+# %% ../nbs/adapters.ipynb #9b4bfc74
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -27,7 +27,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/adapters.ipynb #af15d20b
+# %% ../nbs/adapters.ipynb #44963a77
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -43,7 +43,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/adapters.ipynb #3ca11acb
+# %% ../nbs/adapters.ipynb #8ed2c774
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -64,7 +64,7 @@ def set_weight(layer:nn.Module, w:Tensor):
         if pred(layer): return set_(layer, w)
     with torch.no_grad(): layer.weight.copy_(w.to(layer.weight.dtype))
 
-# %% ../nbs/adapters.ipynb #1d8669af
+# %% ../nbs/adapters.ipynb #785db111
 ADAPTER_KINDS = {}
 
 def register_adapter(cls):
@@ -79,7 +79,7 @@ def adapter_kind(kind:str):
                          "(import relora.conv, relora.loha, relora.lokr or relora.lotr to register theirs)")
     return ADAPTER_KINDS[kind]
 
-# %% ../nbs/adapters.ipynb #f34205e3
+# %% ../nbs/adapters.ipynb #6e53c3ea
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
     kind = None
@@ -111,7 +111,7 @@ class Adapter(nn.Module):
         return y + self(x).to(y.dtype)
     def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
 
-# %% ../nbs/adapters.ipynb #0db1dbab
+# %% ../nbs/adapters.ipynb #ed66732a
 @register_adapter
 class LoRA(Adapter):
     "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
@@ -157,7 +157,7 @@ class LoRA(Adapter):
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
         return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
 
-# %% ../nbs/adapters.ipynb #f278c5cc
+# %% ../nbs/adapters.ipynb #ebceb448
 class AdaptedLayer(nn.Module):
     "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
@@ -196,7 +196,7 @@ class AdaptedLayer(nn.Module):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
         self.merge(); self.merged = False; self.adapter.reset(); return self
 
-# %% ../nbs/adapters.ipynb #7162e8a4
+# %% ../nbs/adapters.ipynb #8822f349
 def _matches(name:str, module:nn.Module, pat) -> bool:
     if isinstance(pat, type): return isinstance(module, pat)
     if pat.startswith('re:'): return re.fullmatch(pat[3:], name) is not None
@@ -225,7 +225,7 @@ def _parents(model, name):
     parts = name.split('.')
     return [model.get_submodule('.'.join(parts[:i])) for i in range(1, len(parts))]
 
-# %% ../nbs/adapters.ipynb #e6ec216c
+# %% ../nbs/adapters.ipynb #d9fc7fa7
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
@@ -242,6 +242,9 @@ def freeze_except_adapters(model:nn.Module, # the adapted model
                           ) -> list:        # names of the trainable parameters
     "Freeze every parameter but the adapters' and those of the `trainable` modules."
     extra = _as_list(trainable)
+    for t in extra:   # a pattern that matches nothing is a typo or another model's name: say so
+        if not any(n and _matches(n, m, t) for n, m in model.named_modules()):
+            warnings.warn(f"freeze_except_adapters: trainable pattern {t!r} matches no module of {type(model).__name__}")
     keep = {id(p) for n, m in model.named_modules() if n and any(_matches(n, m, t) for t in extra) for p in m.parameters()}
     keep |= {id(p) for m in adapted_layers(model).values() for p in m.adapter.parameters()}
     for p in model.parameters(): p.requires_grad_(id(p) in keep)
@@ -265,7 +268,7 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #df07fb4a
+# %% ../nbs/adapters.ipynb #a9c7fe3b
 def merge_adapters(model:nn.Module):
     "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
     layers = adapted_layers(model)
@@ -299,7 +302,7 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
         _set_module(model, n, m.base_layer)
     return detached
 
-# %% ../nbs/adapters.ipynb #4248e6d8
+# %% ../nbs/adapters.ipynb #c32c0b86
 FORMAT = 'relora-adapters/1'
 
 def _atomic_save(tensors:dict, path, metadata:dict):
@@ -330,7 +333,7 @@ def save_adapters(model:nn.Module,      # an adapted model
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
     _atomic_save(tensors, path, meta)
 
-# %% ../nbs/adapters.ipynb #666588f5
+# %% ../nbs/adapters.ipynb #b174c6a0
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
     path = os.fspath(path)
@@ -347,7 +350,7 @@ def read_adapter_file(path) -> tuple:
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/adapters.ipynb #f5c3a25b
+# %% ../nbs/adapters.ipynb #35cb540e
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -421,7 +424,7 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #47e9dc83
+# %% ../nbs/adapters.ipynb #cadffd62
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
     rows = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')]
