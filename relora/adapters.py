@@ -9,8 +9,8 @@ __all__ = ['ADAPTER_KINDS', 'FORMAT', 'linear_dims', 'conv_args', 'conv_op', 're
            'adapter_state_dict', 'remove_adapters', 'save_adapters', 'read_adapter_file', 'load_adapter_state_dict',
            'load_adapters', 'adapter_summary']
 
-# %% ../nbs/adapters.ipynb #c5d10964
-import fnmatch, json, math, os, re, tempfile, warnings
+# %% ../nbs/adapters.ipynb #5b18e205
+import fnmatch, importlib, json, math, os, re, tempfile, warnings
 from collections import defaultdict
 import torch
 import torch.nn.functional as F
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-# %% ../nbs/adapters.ipynb #9b4bfc74
+# %% ../nbs/adapters.ipynb #24b03af7
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -27,7 +27,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/adapters.ipynb #44963a77
+# %% ../nbs/adapters.ipynb #1a9edead
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -43,7 +43,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/adapters.ipynb #8ed2c774
+# %% ../nbs/adapters.ipynb #518604cd
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -64,7 +64,7 @@ def set_weight(layer:nn.Module, w:Tensor):
         if pred(layer): return set_(layer, w)
     with torch.no_grad(): layer.weight.copy_(w.to(layer.weight.dtype))
 
-# %% ../nbs/adapters.ipynb #785db111
+# %% ../nbs/adapters.ipynb #d4f03b71
 ADAPTER_KINDS = {}
 
 def register_adapter(cls):
@@ -72,14 +72,17 @@ def register_adapter(cls):
     ADAPTER_KINDS[cls.kind] = cls
     return cls
 
+_KIND_MODULES = dict(locon='relora.conv', loha='relora.loha', lokr='relora.lokr', lotr='relora.lotr')
+
 def adapter_kind(kind:str):
-    "The registered `Adapter` class for `kind`, or an error that lists the known kinds."
+    "The registered `Adapter` class for `kind` (importing relora's own module for it if needed), or an error listing the kinds."
+    if kind not in ADAPTER_KINDS and kind in _KIND_MODULES: importlib.import_module(_KIND_MODULES[kind])
     if kind not in ADAPTER_KINDS:
         raise ValueError(f"unknown adapter kind {kind!r}; known kinds: {sorted(ADAPTER_KINDS)} "
                          "(import relora.conv, relora.loha, relora.lokr or relora.lotr to register theirs)")
     return ADAPTER_KINDS[kind]
 
-# %% ../nbs/adapters.ipynb #6e53c3ea
+# %% ../nbs/adapters.ipynb #918d3dc3
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
     kind = None
@@ -102,6 +105,9 @@ class Adapter(nn.Module):
             try: out[name] = cls(layer, **kw)
             except (TypeError, ValueError) as e: raise type(e)(f"{name}: {e}") from None  # name the layer
         return out
+    @classmethod
+    def after_restart(cls, model:nn.Module):
+        "Called once per kind by ReLoRA's `merge_and_reinit` after every layer was merged and reset (LoTR redraws U, V)."
     def options(self) -> dict: return {}  # kind-specific constructor arguments, saved in file metadata
     def config(self) -> dict: return dict(kind=self.kind, r=self.r, alpha=self.alpha, rslora=self.rslora, **self.options())
     def delta_weight(self) -> Tensor: raise NotImplementedError
@@ -111,7 +117,7 @@ class Adapter(nn.Module):
         return y + self(x).to(y.dtype)
     def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
 
-# %% ../nbs/adapters.ipynb #ed66732a
+# %% ../nbs/adapters.ipynb #f5923dc3
 @register_adapter
 class LoRA(Adapter):
     "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
@@ -157,7 +163,7 @@ class LoRA(Adapter):
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
         return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
 
-# %% ../nbs/adapters.ipynb #ebceb448
+# %% ../nbs/adapters.ipynb #c2256f37
 class AdaptedLayer(nn.Module):
     "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
@@ -196,7 +202,7 @@ class AdaptedLayer(nn.Module):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
         self.merge(); self.merged = False; self.adapter.reset(); return self
 
-# %% ../nbs/adapters.ipynb #8822f349
+# %% ../nbs/adapters.ipynb #0621d195
 def _matches(name:str, module:nn.Module, pat) -> bool:
     if isinstance(pat, type): return isinstance(module, pat)
     if pat.startswith('re:'): return re.fullmatch(pat[3:], name) is not None
@@ -225,7 +231,7 @@ def _parents(model, name):
     parts = name.split('.')
     return [model.get_submodule('.'.join(parts[:i])) for i in range(1, len(parts))]
 
-# %% ../nbs/adapters.ipynb #d9fc7fa7
+# %% ../nbs/adapters.ipynb #5978d7d4
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
@@ -268,7 +274,7 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #a9c7fe3b
+# %% ../nbs/adapters.ipynb #f60393ca
 def merge_adapters(model:nn.Module):
     "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
     layers = adapted_layers(model)
@@ -295,14 +301,16 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
                     merge:bool=True, # fold the adapters into the base weights first; else restore them untouched
                    ) -> dict:        # {'config': ..., 'state_dict': ...} of the removed adapters
     "Put the original layers back (merged or untouched) and hand back the adapters' config and tensors."
-    detached = dict(config=adapter_config(model), state_dict={k: v.detach().clone() for k, v in adapter_state_dict(model).items()})
+    clones = {}   # one clone per storage, so factors shared between layers stay shared in what is handed back
+    sd = {k: clones.setdefault((v.data_ptr(), v.dtype, tuple(v.shape)), v.detach().clone()) for k, v in adapter_state_dict(model).items()}
+    detached = dict(config=adapter_config(model), state_dict=sd)
     if merge: merge_adapters(model)
     for n, m in adapted_layers(model).items():
         if not merge: m.unmerge()
         _set_module(model, n, m.base_layer)
     return detached
 
-# %% ../nbs/adapters.ipynb #c32c0b86
+# %% ../nbs/adapters.ipynb #26b2ebdb
 FORMAT = 'relora-adapters/1'
 
 def _atomic_save(tensors:dict, path, metadata:dict):
@@ -333,7 +341,7 @@ def save_adapters(model:nn.Module,      # an adapted model
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
     _atomic_save(tensors, path, meta)
 
-# %% ../nbs/adapters.ipynb #b174c6a0
+# %% ../nbs/adapters.ipynb #9e14b95b
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
     path = os.fspath(path)
@@ -350,7 +358,7 @@ def read_adapter_file(path) -> tuple:
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/adapters.ipynb #35cb540e
+# %% ../nbs/adapters.ipynb #9b283001
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -424,14 +432,15 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #cadffd62
+# %% ../nbs/adapters.ipynb #e7f4bb61
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
-    rows = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')]
-    for n, l in adapted_layers(model).items():
-        w = l.base_layer.weight
+    rows, seen = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')], set()
+    for n, l in adapted_layers(model).items():   # a factor shared by several layers is counted in its first row
+        w, new = l.base_layer.weight, [p for p in l.adapter.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in new)
         rows.append((n, type(l.base_layer).__name__, 'x'.join(map(str, w.shape)), l.adapter.kind, str(l.adapter.r),
-                     f'{l.adapter.alpha:g}', f'{sum(p.numel() for p in l.adapter.parameters()):,}'))
+                     f'{l.adapter.alpha:g}', f'{sum(p.numel() for p in new):,}'))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     ps = {id(p): p for p in model.parameters()}.values()   # count shared tensors once

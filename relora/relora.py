@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['merge_and_reinit', 'reset_optimizer_state', 'jagged_cosine_lambda', 'jagged_cosine_schedule']
 
-# %% ../nbs/relora.ipynb #2a2b4a30
+# %% ../nbs/relora.ipynb #5e061716
 import math
 import torch
 from torch import nn, Tensor
 from .adapters import adapted_layers
 
-# %% ../nbs/relora.ipynb #a5a0c458
+# %% ../nbs/relora.ipynb #6e46d90a
 def merge_and_reinit(model:nn.Module, # a model with adapters (from `add_adapters`)
                     ) -> int: # the number of adapted layers restarted
     "One ReLoRA restart: merge every adapter into its base weight (float32) and re-initialise it, in place."
@@ -26,9 +26,10 @@ def merge_and_reinit(model:nn.Module, # a model with adapters (from `add_adapter
         ps = list(l.adapter.parameters())
         if ps and all(p.count_nonzero() == 0 for p in ps):
             raise RuntimeError(f"merge_and_reinit: {name}: reset() left every factor zero (no gradient could flow)")
+    for cls in dict.fromkeys(type(l.adapter) for l in layers.values()): cls.after_restart(model)  # e.g. LoTR's shared U, V
     return len(layers)
 
-# %% ../nbs/relora.ipynb #7b452885
+# %% ../nbs/relora.ipynb #4d107910
 _STATE_KEYS = {torch.optim.Adam: ('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'),  # AdamW subclasses Adam
                torch.optim.SGD: ('momentum_buffer',)}
 
@@ -69,7 +70,7 @@ def reset_optimizer_state(optimizer:torch.optim.Optimizer, # Adam, AdamW or SGD 
         zeroed += (~keep).sum().item() * len(ts); total += keep.numel() * len(ts)
     return zeroed / total if total else 0.0
 
-# %% ../nbs/relora.ipynb #518871ff
+# %% ../nbs/relora.ipynb #2f7f3ad3
 def jagged_cosine_lambda(total_steps:int, warmup_steps:int, restart_every:int|None=None, restart_warmup_steps:int=0,
                          min_lr_ratio:float=0.1, first_restart_step:int|None=None):
     "The multiplier lambda(step) of `jagged_cosine_schedule`, as a plain function (see there for the arguments)."
