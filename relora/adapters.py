@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['ADAPTER_KINDS', 'FORMAT', 'linear_dims', 'conv_args', 'conv_op', 'register_weight_io', 'get_weight', 'set_weight',
-           'register_adapter', 'adapter_kind', 'Adapter', 'LoRA', 'AdaptedLayer', 'find_modules', 'adapted_layers',
-           'freeze_except_adapters', 'add_adapters', 'merge_adapters', 'unmerge_adapters', 'adapter_config',
-           'adapter_state_dict', 'remove_adapters', 'save_adapters', 'read_adapter_file', 'load_adapter_state_dict',
-           'load_adapters', 'adapter_summary']
+           'factor_kw', 'register_adapter', 'adapter_kind', 'Adapter', 'LoRA', 'AdaptedLayer', 'find_modules',
+           'adapted_layers', 'freeze_except_adapters', 'add_adapters', 'merge_adapters', 'unmerge_adapters',
+           'adapter_config', 'adapter_state_dict', 'remove_adapters', 'save_adapters', 'read_adapter_file',
+           'load_adapter_state_dict', 'load_adapters', 'adapter_summary']
 
-# %% ../nbs/adapters.ipynb #5b18e205
+# %% ../nbs/adapters.ipynb #af81743f
 import fnmatch, importlib, json, math, os, re, tempfile, warnings
 from collections import defaultdict
 import torch
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-# %% ../nbs/adapters.ipynb #24b03af7
+# %% ../nbs/adapters.ipynb #f90a0f6d
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -27,7 +27,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/adapters.ipynb #1a9edead
+# %% ../nbs/adapters.ipynb #b3956ed9
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -43,7 +43,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/adapters.ipynb #518604cd
+# %% ../nbs/adapters.ipynb #3e5c0d1c
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -64,7 +64,11 @@ def set_weight(layer:nn.Module, w:Tensor):
         if pred(layer): return set_(layer, w)
     with torch.no_grad(): layer.weight.copy_(w.to(layer.weight.dtype))
 
-# %% ../nbs/adapters.ipynb #d4f03b71
+# %% ../nbs/adapters.ipynb #b7f59c6c
+def factor_kw(w:Tensor) -> dict:
+    "Where an adapter's factors live: the base weight's device and dtype (float32 when the weight is quantized)."
+    return dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
+
 ADAPTER_KINDS = {}
 
 def register_adapter(cls):
@@ -82,7 +86,7 @@ def adapter_kind(kind:str):
                          "(import relora.conv, relora.loha, relora.lokr or relora.lotr to register theirs)")
     return ADAPTER_KINDS[kind]
 
-# %% ../nbs/adapters.ipynb #918d3dc3
+# %% ../nbs/adapters.ipynb #bf43bb10
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
     kind = None
@@ -117,7 +121,7 @@ class Adapter(nn.Module):
         return y + self(x).to(y.dtype)
     def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
 
-# %% ../nbs/adapters.ipynb #f5923dc3
+# %% ../nbs/adapters.ipynb #a72f7ba3
 @register_adapter
 class LoRA(Adapter):
     "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
@@ -126,7 +130,7 @@ class LoRA(Adapter):
                  dropout:float=0.): # dropout on the adapter's input (training only)
         super().__init__(base, r, alpha, rslora)
         w = base.weight
-        kw = dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
+        kw = factor_kw(w)
         self.embedding, self.dropout_p = isinstance(base, nn.Embedding), dropout
         if self.embedding:
             n, d = base.num_embeddings, base.embedding_dim
@@ -163,7 +167,7 @@ class LoRA(Adapter):
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
         return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
 
-# %% ../nbs/adapters.ipynb #c2256f37
+# %% ../nbs/adapters.ipynb #2a0b8531
 class AdaptedLayer(nn.Module):
     "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
@@ -202,7 +206,7 @@ class AdaptedLayer(nn.Module):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
         self.merge(); self.merged = False; self.adapter.reset(); return self
 
-# %% ../nbs/adapters.ipynb #0621d195
+# %% ../nbs/adapters.ipynb #afc8fdfc
 def _matches(name:str, module:nn.Module, pat) -> bool:
     if isinstance(pat, type): return isinstance(module, pat)
     if pat.startswith('re:'): return re.fullmatch(pat[3:], name) is not None
@@ -231,7 +235,7 @@ def _parents(model, name):
     parts = name.split('.')
     return [model.get_submodule('.'.join(parts[:i])) for i in range(1, len(parts))]
 
-# %% ../nbs/adapters.ipynb #5978d7d4
+# %% ../nbs/adapters.ipynb #d5ea6e97
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
@@ -274,7 +278,7 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #f60393ca
+# %% ../nbs/adapters.ipynb #1b250060
 def merge_adapters(model:nn.Module):
     "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
     layers = adapted_layers(model)
@@ -310,7 +314,7 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
         _set_module(model, n, m.base_layer)
     return detached
 
-# %% ../nbs/adapters.ipynb #26b2ebdb
+# %% ../nbs/adapters.ipynb #23303d05
 FORMAT = 'relora-adapters/1'
 
 def _atomic_save(tensors:dict, path, metadata:dict):
@@ -341,7 +345,7 @@ def save_adapters(model:nn.Module,      # an adapted model
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
     _atomic_save(tensors, path, meta)
 
-# %% ../nbs/adapters.ipynb #9e14b95b
+# %% ../nbs/adapters.ipynb #a606f0d9
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
     path = os.fspath(path)
@@ -358,7 +362,7 @@ def read_adapter_file(path) -> tuple:
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/adapters.ipynb #9b283001
+# %% ../nbs/adapters.ipynb #57d8fab3
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -432,7 +436,7 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #e7f4bb61
+# %% ../nbs/adapters.ipynb #5e97cae5
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
     rows, seen = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')], set()

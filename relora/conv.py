@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['LoCon']
 
-# %% ../nbs/conv.ipynb #b187dc2f
+# %% ../nbs/conv.ipynb #fe82e60c
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .adapters import Adapter, register_adapter, conv_args
+from .adapters import Adapter, register_adapter, conv_args, factor_kw
 
-# %% ../nbs/conv.ipynb #9d553946
+# %% ../nbs/conv.ipynb #590e8327
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string
@@ -21,7 +21,7 @@ def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) o
     "`v` on `axes` and `fill` on the other spatial axes; a padding string ('same', 'valid') is kept as is."
     return v if isinstance(v, str) else tuple(x if i in axes else fill for i, x in enumerate(v))
 
-# %% ../nbs/conv.ipynb #ce941368
+# %% ../nbs/conv.ipynb #ae23c4d5
 @register_adapter
 class LoCon(Adapter):
     "LoRA for nn.Conv1d/2d/3d: conv (in -> r, base kernel) then 1x1 conv (r -> out) (LyCORIS, arXiv:2309.14859)."
@@ -48,7 +48,7 @@ class LoCon(Adapter):
         c_in = dict(lora_down=self.in_channels // g, lora_mid=r // g, lora_up=r // g)
         c_out = dict(lora_down=r, lora_mid=r, lora_up=self.out_channels)
         w = base.weight
-        kw = dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
+        kw = factor_kw(w)
         self.steps = []                    # (factor, stride, padding, dilation), run in this order
         for name, ax in axes.items():      # (c_out, c_in/g, kernel on `ax`, 1 elsewhere)
             self.register_parameter(name, nn.Parameter(torch.empty(c_out[name], c_in[name], *_on(k, ax), **kw)))

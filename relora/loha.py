@@ -5,15 +5,15 @@
 # %% auto #0
 __all__ = ['HadaWeight', 'hada_weight', 'LoHa']
 
-# %% ../nbs/loha.ipynb #025c91b3
+# %% ../nbs/loha.ipynb #677e1b6f
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.autograd.function import once_differentiable
-from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op
+from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op, factor_kw
 
-# %% ../nbs/loha.ipynb #5179c981
+# %% ../nbs/loha.ipynb #f696587f
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
     "P = a @ b; or, with a Tucker core t (r, r, *k): P[p, q, ...] = sum_ij t[i, j, ...] a[i, p] b[j, q]."
     if t is None: return a @ b                                  # (out, r) @ (r, in) -> (out, in)
@@ -29,7 +29,7 @@ def _rebuild_grads(h:Tensor, a:Tensor, b:Tensor, t:Tensor=None) -> tuple:
             torch.einsum('pq...,pj...->jq', h, ta),             # d/db (r, in)
             torch.einsum('ip,pj...->ij...', a, hb))             # d/dt (r, r, *k)
 
-# %% ../nbs/loha.ipynb #40cac315
+# %% ../nbs/loha.ipynb #6bd877b3
 class HadaWeight(torch.autograd.Function):
     "delta_W = s * P1 * P2 from the factors, saving only the factors for backward (P1, P2 are rebuilt there)."
     @staticmethod
@@ -58,10 +58,10 @@ def hada_weight(w1a:Tensor, # (out, r), or (r, out) with cores
     "s * (w1a @ w1b) * (w2a @ w2b) (or its Tucker form), through `HadaWeight`."
     return HadaWeight.apply(s, w1a, w1b, w2a, w2b, t1, t2)
 
-# %% ../nbs/loha.ipynb #4707b2d8
+# %% ../nbs/loha.ipynb #6bf1a8f2
 #| export
 
-# %% ../nbs/loha.ipynb #34e9ec06
+# %% ../nbs/loha.ipynb #82646293
 @register_adapter
 class LoHa(Adapter):
     "Hadamard-product adapter: delta_W = s * (w1_a @ w1_b) * (w2_a @ w2_b) (FedPara arXiv:2108.06098, LyCORIS arXiv:2309.14859)."
@@ -72,7 +72,7 @@ class LoHa(Adapter):
         if not self.can_adapt(base):
             raise TypeError(f"loha cannot adapt {type(base).__name__}: it adapts nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d")
         w = base.weight
-        new = lambda *shape: nn.Parameter(torch.empty(*shape, device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32))
+        new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
         dims = linear_dims(base)
         if dims is not None:
             fin, fout, self.transposed = dims; k, self.conv = (), None

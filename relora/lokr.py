@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['factorization', 'LoKr']
 
-# %% ../nbs/lokr.ipynb #adf17322
+# %% ../nbs/lokr.ipynb #058b25e4
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op
+from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op, factor_kw
 
-# %% ../nbs/lokr.ipynb #52295425
+# %% ../nbs/lokr.ipynb #084da4f2
 def factorization(dim:int,       # the dimension to split (out_features or in_features)
                   factor:int=-1, # -1: the most balanced pair; f > 0: (f, dim/f) if f divides dim, else f bounds the smaller factor
                  ) -> tuple:     # (m, n) with m * n == dim and m <= n
@@ -28,7 +28,7 @@ def factorization(dim:int,       # the dimension to split (out_features or in_fe
         if dim % k == 0: m, n = k, dim // k
     return min(m, n), max(m, n)
 
-# %% ../nbs/lokr.ipynb #c08662d2
+# %% ../nbs/lokr.ipynb #08e2f96f
 @register_adapter
 class LoKr(Adapter):
     "Kronecker adapter: delta_W = s * kron(W1, W2), W1 (a, b), W2 (c, d) or W2a @ W2b (KronA arXiv:2212.10650, LyCORIS arXiv:2309.14859)."
@@ -42,7 +42,7 @@ class LoKr(Adapter):
         if not self.can_adapt(base):
             raise TypeError(f"lokr cannot adapt {type(base).__name__}: it adapts nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d")
         w = base.weight
-        new = lambda *shape: nn.Parameter(torch.empty(*shape, device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32))
+        new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
         dims = linear_dims(base)
         if dims is not None: (fin, fout, self.transposed), k, self.conv = dims, (), None
         else:
