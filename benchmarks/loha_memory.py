@@ -11,7 +11,10 @@ Prints (MB = 10^6 bytes):
    (VmHWM, reset through /proc/self/clear_refs), with glibc's mmap threshold fixed at 64 KiB so that every
    large tensor gets its own pages and gives them back when freed. (a) sees only torch's allocations, exactly;
    (b) sees the whole process, including what the allocator and the math library hold. tracemalloc sees neither.
-LoRA with the same parameter count (rank 2r) is a reference row: it never builds a dense delta_W."""
+LoRA with the same parameter count (rank 2r) is a reference row: it never builds a dense delta_W.
+LyCORIS's LoHa (lycoris.modules.LohaModule, same factor shapes, alpha = r) is a peer row when lycoris-lora is installed
+(skipped with a message if not): its default mode, which builds delta_W with its own HadaWeight Function, forms W + delta_W,
+takes W back out and applies delta_W as a second GEMM beside the base layer's; and its bypass mode (bypass_mode=True)."""
 import argparse, json, os, re, statistics, subprocess, sys
 import torch
 from torch import nn
@@ -27,18 +30,33 @@ class NaiveLoHa(LoHa):
 
 VARIANTS = {'LoHa, HadaWeight': lambda base, r: LoHa(base, r=r), 'LoHa, plain autograd': lambda base, r: NaiveLoHa(base, r=r),
             'LoRA, rank 2r (same params)': lambda base, r: LoRA(base, r=2 * r)}
+try:
+    from lycoris.modules import LohaModule
+    LYCORIS = {'LyCORIS LoHa, default': dict(), 'LyCORIS LoHa, bypass': dict(bypass_mode=True)}
+except ImportError as e:
+    LohaModule, LYCORIS = None, {}
+    print(f'# lycoris-lora not importable ({e}): LyCORIS LoHa rows skipped')
+ALL = list(VARIANTS) + list(LYCORIS)
 
 def make(variant, a):
-    "An adapted frozen nn.Linear(in, out), its SGD optimizer, the input, and a training step."
+    """An adapted frozen nn.Linear(in, out), its SGD optimizer, the input, and a training step; also the closure that
+    builds delta_W alone (None for LoRA) and every parameter involved (adapter's and base layer's)."""
     torch.manual_seed(0)
     base = nn.Linear(a.in_features, a.out_features).requires_grad_(False)
-    layer = AdaptedLayer(base, VARIANTS[variant](base, a.r), 'fc')
+    if variant in LYCORIS:
+        layer = LohaModule('fc', base, multiplier=1.0, lora_dim=a.r, alpha=a.r, **LYCORIS[variant])
+        adapter, delta = layer, lambda: layer.get_weight(layer.shape) * layer.scalar   # what its forward builds
+    else:
+        layer = AdaptedLayer(base, VARIANTS[variant](base, a.r), 'fc')
+        adapter = layer.adapter
+        delta = adapter.delta_weight if variant.startswith('LoHa') else None
     with torch.no_grad():   # as after some training: no factor is zero (LoHa's w2_a, LoRA's B start at 0)
-        for p in layer.adapter.parameters(): p.normal_(std=0.1)
-    opt = torch.optim.SGD(layer.adapter.parameters(), lr=1e-3)
+        for p in adapter.parameters(): p.normal_(std=0.1)
+    opt = torch.optim.SGD(adapter.parameters(), lr=1e-3)
     x = torch.randn(a.tokens, a.in_features, requires_grad=True)   # a layer inside a model: its input needs a gradient
     def step():
         layer(x).square().mean().backward(); opt.step(); opt.zero_grad(set_to_none=True); x.grad = None
+    layer.delta_fn, layer.all_params = delta, list(adapter.parameters()) + list(base.parameters())
     return layer, x, step
 
 def saved(fn, params):
@@ -94,24 +112,31 @@ def main():
     print(f'nn.Linear({a.in_features}, {a.out_features}), r = {a.r}, batch {a.tokens} x {a.in_features}, float32, torch {torch.__version__}\n')
     print('1. saved for backward (MB)')
     print(f"{'variant':28} {'delta_W: all':>13} {'new':>8} {'forward: all':>13} {'new':>8}")
-    res = {}
-    for v in VARIANTS:
+    res, fwd = {}, {}
+    for v in ALL:
         layer, x, step = make(v, a)
-        ps = list(layer.parameters())   # the adapter's and the base layer's: saving them costs no memory
-        d = saved(layer.adapter.delta_weight, ps) if v.startswith('LoHa') else (None, None)
+        ps = layer.all_params   # the adapter's and the base layer's: saving them costs no memory
+        d = saved(layer.delta_fn, ps) if layer.delta_fn else (None, None)
         f = saved(lambda: layer(x), ps)
-        res[v] = d
+        res[v], fwd[v] = d, f
         print(f'{v:28} {MB(d[0]):>13} {MB(d[1]):>8} {MB(f[0]):>13} {MB(f[1]):>8}')
     c, n = res['LoHa, HadaWeight'][0], res['LoHa, plain autograd'][0]
-    print(f'delta_W: plain autograd saves {n / c:.1f}x the bytes HadaWeight saves ({MB(n)} MB vs {MB(c)} MB)\n')
+    print(f'delta_W: plain autograd saves {n / c:.1f}x the bytes HadaWeight saves ({MB(n)} MB vs {MB(c)} MB)')
+    for v in LYCORIS:   # 'new' bytes: saving a parameter (LyCORIS saves the base W for base(x)) costs no memory
+        print(f'forward, new bytes saved: {v} / relora LoHa = {fwd[v][1] / fwd["LoHa, HadaWeight"][1]:.2f}x '
+              f'({MB(fwd[v][1])} MB vs {MB(fwd["LoHa, HadaWeight"][1])} MB)')
+    print()
     print('2. peak memory of one training step above its start (MB)')
     print(f"{'variant':28} {'torch allocator':>16} {'process RSS':>12}")
     peaks = {}
-    for v in VARIANTS:
+    for v in ALL:
         _, _, step = make(v, a); step()
         peaks[v] = (peak_torch(step), peak_rss(v, a))
         print(f'{v:28} {MB(peaks[v][0]):>16} {MB(peaks[v][1]):>12}')
     (ct, cr), (nt, nr) = peaks['LoHa, HadaWeight'], peaks['LoHa, plain autograd']
     print(f'peak, plain autograd / HadaWeight: {nt / ct:.2f}x (torch allocator)' + (f', {nr / cr:.2f}x (RSS)' if cr and nr else ''))
+    for v in LYCORIS:
+        lt, lr = peaks[v]
+        print(f'peak, {v} / relora HadaWeight: {lt / ct:.2f}x (torch allocator)' + (f', {lr / cr:.2f}x (RSS)' if cr and lr else ''))
 
 if __name__ == '__main__': main()

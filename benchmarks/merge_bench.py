@@ -12,7 +12,7 @@ trained-looking adapter, so that every merge adds a non-zero update). Timed, who
                     from the two state dicts, as `relora-merge extract` would; layers that do not differ are skipped)
 
 Each is also given as a ratio to one forward pass of the adapted model (unmerged, no grad) on a (1, 256) batch, timed
-in the same rounds, before and after the operations (so that the load of the shared machine hits both alike):
+in the same rounds, between the operations (so that the load of the shared machine hits both alike):
 ratio = median(op) / median(forward), with min(op) / min(forward) beside it (load only adds time). Absolute seconds
 depend on the machine; the ratios travel better.
 
@@ -74,7 +74,6 @@ def main(argv=None):
     cfg = GPTConfig(**CONFIGS['quick' if a.quick else 'full'])
     model = GPT(cfg).eval()
     n_params = model.num_params()
-    base_sd = plain_weights(model)
     add_adapters(model, 'lora', targets=TARGETS, r=a.r)
     randomise_B(model)
     n_layers = len(adapted_layers(model))
@@ -93,10 +92,12 @@ def main(argv=None):
     for _ in range(2): forward()   # warm up (first allocations of every operation's temporaries)
     merge_adapters(model); unmerge_adapters(model); shrink_adapters(model, rank=a.shrink_rank); merge_and_reinit(model); randomise_B(model)
     times = {k: [] for k in ['forward'] + OPS}
-    tuned_sd, extracted = None, None
-    for i in range(a.repeats):
+    base_sd = tuned_sd = extracted = None
+    def show(i, n, n0): print(f'  round {i + 1}/{n}: ' + ', '.join(f'{k} {v[-1]:.3f}s' for k, v in times.items() if len(v) > n0[k]), flush=True)
+    for i in range(a.repeats):       # the cheap operations first: extract's large temporaries would disturb the allocator
         n0 = {k: len(v) for k, v in times.items()}
         times['forward'].append(timed(forward)[0])
+        if base_sd is None: base_sd = plain_weights(model)       # W (first round; merge_and_reinit changes it later)
         times['merge'].append(timed(lambda: merge_adapters(model))[0])
         if tuned_sd is None: tuned_sd = plain_weights(model)     # W + delta_W, the "fine-tuned" weights (first round)
         times['unmerge'].append(timed(lambda: unmerge_adapters(model))[0])
@@ -105,12 +106,12 @@ def main(argv=None):
         times['shrink r16->r8'].append(t)
         times['merge_and_reinit'].append(timed(lambda: merge_and_reinit(model))[0])
         randomise_B(model)   # untimed: the next round's merges do work again
-        if i < a.extract_repeats:
-            t, extracted = timed(lambda: extract_lora(base_sd, tuned_sd, rank=a.r))
-            times['extract r=16'].append(t)
-            times['forward'].append(timed(forward)[0])
-        del shrunk; gc.collect()
-        print(f'  round {i + 1}/{a.repeats}: ' + ', '.join(f'{k} {v[-1]:.3f}s' for k, v in times.items() if len(v) > n0[k]), flush=True)
+        del shrunk; gc.collect(); show(i, a.repeats, n0)
+    for i in range(a.extract_repeats):   # then extract, each between two forwards
+        n0 = {k: len(v) for k, v in times.items()}
+        t, extracted = timed(lambda: extract_lora(base_sd, tuned_sd, rank=a.r))
+        times['extract r=16'].append(t)
+        times['forward'].append(timed(forward)[0]); show(i, a.extract_repeats, n0)
 
     fwd_med, fwd_min = statistics.median(times['forward']), min(times['forward'])
     rows = {k: dict(median_s=statistics.median(v), min_s=min(v), ratio=statistics.median(v) / fwd_med,

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['HadaWeight', 'hada_weight', 'LoHa']
 
-# %% ../nbs/loha.ipynb #677e1b6f
+# %% ../nbs/loha.ipynb #b57be70a
 import math
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import nn, Tensor
 from torch.autograd.function import once_differentiable
 from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op, factor_kw
 
-# %% ../nbs/loha.ipynb #f696587f
+# %% ../nbs/loha.ipynb #d1c9cb0d
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
     "P = a @ b; or, with a Tucker core t (r, r, *k): P[p, q, ...] = sum_ij t[i, j, ...] a[i, p] b[j, q]."
     if t is None: return a @ b                                  # (out, r) @ (r, in) -> (out, in)
@@ -29,7 +29,7 @@ def _rebuild_grads(h:Tensor, a:Tensor, b:Tensor, t:Tensor=None) -> tuple:
             torch.einsum('pq...,pj...->jq', h, ta),             # d/db (r, in)
             torch.einsum('ip,pj...->ij...', a, hb))             # d/dt (r, r, *k)
 
-# %% ../nbs/loha.ipynb #6bd877b3
+# %% ../nbs/loha.ipynb #e2385b30
 class HadaWeight(torch.autograd.Function):
     "delta_W = s * P1 * P2 from the factors, saving only the factors for backward (P1, P2 are rebuilt there)."
     @staticmethod
@@ -58,10 +58,10 @@ def hada_weight(w1a:Tensor, # (out, r), or (r, out) with cores
     "s * (w1a @ w1b) * (w2a @ w2b) (or its Tucker form), through `HadaWeight`."
     return HadaWeight.apply(s, w1a, w1b, w2a, w2b, t1, t2)
 
-# %% ../nbs/loha.ipynb #6bf1a8f2
+# %% ../nbs/loha.ipynb #ee90ab3c
 #| export
 
-# %% ../nbs/loha.ipynb #82646293
+# %% ../nbs/loha.ipynb #de12da06
 @register_adapter
 class LoHa(Adapter):
     "Hadamard-product adapter: delta_W = s * (w1_a @ w1_b) * (w2_a @ w2_b) (FedPara arXiv:2108.06098, LyCORIS arXiv:2309.14859)."
@@ -113,6 +113,14 @@ class LoHa(Adapter):
 
     def forward(self, x): return self._op(x.to(self.hada_w1_a.dtype), self.delta_weight())
     def adapted_forward(self, base, x, *args, **kw):
-        "base(x) with W + delta_W in one GEMM/convolution (W stays frozen); base(x) + forward(x) if W is not a float tensor."
+        "base(x) with W + delta_W in one GEMM/convolution, or for a linear layer base(x) + s U (V^T x) when that is cheaper."
         if args or kw or not base.weight.is_floating_point(): return super().adapted_forward(base, x, *args, **kw)
+        if self.conv is None:
+            fout, r = self.hada_w1_a.shape; fin = self.hada_w1_b.shape[1]; n = x.numel() // fin
+            if 3 * r * r * (fin + fout) * n < (n + 8 * r) * fin * fout:   # multiply-adds of a step: factored vs fold
+                U = (self.hada_w1_a.unsqueeze(2) * self.hada_w2_a.unsqueeze(1)).reshape(fout, r * r)  # (out, r, 1) * (out, 1, r) -> (out, r^2)
+                Vt = (self.hada_w1_b.unsqueeze(1) * self.hada_w2_b.unsqueeze(0)).reshape(r * r, fin)  # (r, 1, in) * (1, r, in) -> (r^2, in)
+                y = base(x)
+                h = x.reshape(-1, fin).to(U.dtype) @ Vt.T                                              # (N, in) -> (N, r^2)
+                return torch.addmm(y.reshape(-1, fout), h, U.T.to(y.dtype), alpha=self.scale).view(y.shape)  # (N, r^2) -> (N, out)
         return self._op(x, base.weight + self.delta_weight().to(base.weight.dtype), base.bias)
