@@ -9,7 +9,7 @@ __all__ = ['ADAPTER_KINDS', 'FORMAT', 'linear_dims', 'conv_args', 'conv_op', 're
            'adapter_config', 'adapter_state_dict', 'remove_adapters', 'save_adapters', 'read_adapter_file',
            'load_adapter_state_dict', 'load_adapters', 'adapter_summary']
 
-# %% ../nbs/adapters.ipynb #af81743f
+# %% ../nbs/adapters.ipynb #b8371a3a
 import fnmatch, importlib, json, math, os, re, tempfile, warnings
 from collections import defaultdict
 import torch
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-# %% ../nbs/adapters.ipynb #f90a0f6d
+# %% ../nbs/adapters.ipynb #8b19904e
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -27,7 +27,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/adapters.ipynb #b3956ed9
+# %% ../nbs/adapters.ipynb #1c8c6589
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -43,7 +43,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/adapters.ipynb #3e5c0d1c
+# %% ../nbs/adapters.ipynb #7c801537
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -64,7 +64,7 @@ def set_weight(layer:nn.Module, w:Tensor):
         if pred(layer): return set_(layer, w)
     with torch.no_grad(): layer.weight.copy_(w.to(layer.weight.dtype))
 
-# %% ../nbs/adapters.ipynb #b7f59c6c
+# %% ../nbs/adapters.ipynb #0c8abdfb
 def factor_kw(w:Tensor) -> dict:
     "Where an adapter's factors live: the base weight's device and dtype (float32 when the weight is quantized)."
     return dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
@@ -86,15 +86,16 @@ def adapter_kind(kind:str):
                          "(import relora.conv, relora.loha, relora.lokr or relora.lotr to register theirs)")
     return ADAPTER_KINDS[kind]
 
-# %% ../nbs/adapters.ipynb #bf43bb10
+# %% ../nbs/adapters.ipynb #b95521d0
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
-    kind = None
+    kind, adapts = None, ''   # the registry name; the layer types it adapts, for error messages
     def __init__(self, base:nn.Module, # the layer to adapt (not stored: the adapter only reads its shapes)
                  r:int=8,              # rank
                  alpha:float=None,     # scale numerator; None means alpha = r (scale 1)
                  rslora:bool=False):   # scale alpha/sqrt(r) instead of alpha/r
         super().__init__()
+        if not self.can_adapt(base): raise TypeError(f"{self.kind} cannot adapt {type(base).__name__}: it adapts {self.adapts}")
         if not isinstance(r, int) or r < 1: raise ValueError(f"{self.kind}: rank r must be a positive int, got {r!r}")
         self.r, self.alpha, self.rslora = r, float(r if alpha is None else alpha), rslora
         self.scale = self.alpha / (math.sqrt(r) if rslora else r)
@@ -121,11 +122,11 @@ class Adapter(nn.Module):
         return y + self(x).to(y.dtype)
     def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
 
-# %% ../nbs/adapters.ipynb #a72f7ba3
+# %% ../nbs/adapters.ipynb #5ad68b0d
 @register_adapter
 class LoRA(Adapter):
     "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
-    kind = 'lora'
+    kind, adapts = 'lora', 'nn.Linear, nn.Embedding and GPT-2 Conv1D'
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
                  dropout:float=0.): # dropout on the adapter's input (training only)
         super().__init__(base, r, alpha, rslora)
@@ -167,7 +168,7 @@ class LoRA(Adapter):
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
         return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
 
-# %% ../nbs/adapters.ipynb #2a0b8531
+# %% ../nbs/adapters.ipynb #97f6da8d
 class AdaptedLayer(nn.Module):
     "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
@@ -206,7 +207,7 @@ class AdaptedLayer(nn.Module):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
         self.merge(); self.merged = False; self.adapter.reset(); return self
 
-# %% ../nbs/adapters.ipynb #afc8fdfc
+# %% ../nbs/adapters.ipynb #cbc8b6be
 def _matches(name:str, module:nn.Module, pat) -> bool:
     if isinstance(pat, type): return isinstance(module, pat)
     if pat.startswith('re:'): return re.fullmatch(pat[3:], name) is not None
@@ -235,7 +236,7 @@ def _parents(model, name):
     parts = name.split('.')
     return [model.get_submodule('.'.join(parts[:i])) for i in range(1, len(parts))]
 
-# %% ../nbs/adapters.ipynb #d5ea6e97
+# %% ../nbs/adapters.ipynb #cd8b3bc1
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
@@ -278,7 +279,7 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #1b250060
+# %% ../nbs/adapters.ipynb #bf507b7b
 def merge_adapters(model:nn.Module):
     "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
     layers = adapted_layers(model)
@@ -314,7 +315,7 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
         _set_module(model, n, m.base_layer)
     return detached
 
-# %% ../nbs/adapters.ipynb #23303d05
+# %% ../nbs/adapters.ipynb #e17970a2
 FORMAT = 'relora-adapters/1'
 
 def _atomic_save(tensors:dict, path, metadata:dict):
@@ -345,7 +346,7 @@ def save_adapters(model:nn.Module,      # an adapted model
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
     _atomic_save(tensors, path, meta)
 
-# %% ../nbs/adapters.ipynb #a606f0d9
+# %% ../nbs/adapters.ipynb #f8efdd51
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
     path = os.fspath(path)
@@ -362,7 +363,7 @@ def read_adapter_file(path) -> tuple:
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/adapters.ipynb #57d8fab3
+# %% ../nbs/adapters.ipynb #14bf38e5
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -436,7 +437,7 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #5e97cae5
+# %% ../nbs/adapters.ipynb #2288dfc4
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
     rows, seen = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')], set()

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['LoCon']
 
-# %% ../nbs/conv.ipynb #fe82e60c
+# %% ../nbs/conv.ipynb #e5784877
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn
 from .adapters import Adapter, register_adapter, conv_args, factor_kw
 
-# %% ../nbs/conv.ipynb #590e8327
+# %% ../nbs/conv.ipynb #0b658d44
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string
@@ -21,18 +21,16 @@ def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) o
     "`v` on `axes` and `fill` on the other spatial axes; a padding string ('same', 'valid') is kept as is."
     return v if isinstance(v, str) else tuple(x if i in axes else fill for i, x in enumerate(v))
 
-# %% ../nbs/conv.ipynb #ae23c4d5
+# %% ../nbs/conv.ipynb #7ab3e527
 @register_adapter
 class LoCon(Adapter):
     "LoRA for nn.Conv1d/2d/3d: conv (in -> r, base kernel) then 1x1 conv (r -> out) (LyCORIS, arXiv:2309.14859)."
     kind = 'locon'
+    adapts = "nn.Conv1d/2d/3d only (kind='lora' adapts nn.Linear; transposed convolutions are not supported)"
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
                  tucker:bool=False,    # 1x1 (in -> r), core conv (r -> r, base kernel), 1x1 (r -> out)
                  reshape:str='flat'):  # 'flat': W as (out, in*K); 'balanced': e.g. (out*k0, in*k1) for Conv2d
         super().__init__(base, r, alpha, rslora)
-        if not self.can_adapt(base):
-            raise TypeError(f"locon adapts nn.Conv1d/2d/3d only, not {type(base).__name__} "
-                            "(kind='lora' adapts nn.Linear; transposed convolutions are not supported)")
         if reshape not in ('flat', 'balanced'): raise ValueError(f"locon: reshape must be 'flat' or 'balanced', got {reshape!r}")
         if tucker and reshape != 'flat': raise ValueError("locon: tucker=True works with reshape='flat' only")
         g, k = base.groups, tuple(base.kernel_size)

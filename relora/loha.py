@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['HadaWeight', 'hada_weight', 'LoHa']
 
-# %% ../nbs/loha.ipynb #b57be70a
+# %% ../nbs/loha.ipynb #b62a8f81
 import math
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import nn, Tensor
 from torch.autograd.function import once_differentiable
 from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op, factor_kw
 
-# %% ../nbs/loha.ipynb #d1c9cb0d
+# %% ../nbs/loha.ipynb #f3352ee5
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
     "P = a @ b; or, with a Tucker core t (r, r, *k): P[p, q, ...] = sum_ij t[i, j, ...] a[i, p] b[j, q]."
     if t is None: return a @ b                                  # (out, r) @ (r, in) -> (out, in)
@@ -29,7 +29,7 @@ def _rebuild_grads(h:Tensor, a:Tensor, b:Tensor, t:Tensor=None) -> tuple:
             torch.einsum('pq...,pj...->jq', h, ta),             # d/db (r, in)
             torch.einsum('ip,pj...->ij...', a, hb))             # d/dt (r, r, *k)
 
-# %% ../nbs/loha.ipynb #e2385b30
+# %% ../nbs/loha.ipynb #2548c28d
 class HadaWeight(torch.autograd.Function):
     "delta_W = s * P1 * P2 from the factors, saving only the factors for backward (P1, P2 are rebuilt there)."
     @staticmethod
@@ -58,19 +58,17 @@ def hada_weight(w1a:Tensor, # (out, r), or (r, out) with cores
     "s * (w1a @ w1b) * (w2a @ w2b) (or its Tucker form), through `HadaWeight`."
     return HadaWeight.apply(s, w1a, w1b, w2a, w2b, t1, t2)
 
-# %% ../nbs/loha.ipynb #ee90ab3c
+# %% ../nbs/loha.ipynb #3a47dd45
 #| export
 
-# %% ../nbs/loha.ipynb #de12da06
+# %% ../nbs/loha.ipynb #7e6e4b87
 @register_adapter
 class LoHa(Adapter):
     "Hadamard-product adapter: delta_W = s * (w1_a @ w1_b) * (w2_a @ w2_b) (FedPara arXiv:2108.06098, LyCORIS arXiv:2309.14859)."
-    kind = 'loha'
+    kind, adapts = 'loha', 'nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d'
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
                  tucker:bool=False): # convs with a kernel > 1: Tucker cores hada_t1/hada_t2 (r, r, *k)
         super().__init__(base, r, alpha, rslora)
-        if not self.can_adapt(base):
-            raise TypeError(f"loha cannot adapt {type(base).__name__}: it adapts nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d")
         w = base.weight
         new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
         dims = linear_dims(base)

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['factorization', 'LoKr']
 
-# %% ../nbs/lokr.ipynb #058b25e4
+# %% ../nbs/lokr.ipynb #959ecd45
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from .adapters import Adapter, register_adapter, linear_dims, conv_args, conv_op, factor_kw
 
-# %% ../nbs/lokr.ipynb #084da4f2
+# %% ../nbs/lokr.ipynb #59467793
 def factorization(dim:int,       # the dimension to split (out_features or in_features)
                   factor:int=-1, # -1: the most balanced pair; f > 0: (f, dim/f) if f divides dim, else f bounds the smaller factor
                  ) -> tuple:     # (m, n) with m * n == dim and m <= n
@@ -28,19 +28,17 @@ def factorization(dim:int,       # the dimension to split (out_features or in_fe
         if dim % k == 0: m, n = k, dim // k
     return min(m, n), max(m, n)
 
-# %% ../nbs/lokr.ipynb #08e2f96f
+# %% ../nbs/lokr.ipynb #5c1327eb
 @register_adapter
 class LoKr(Adapter):
     "Kronecker adapter: delta_W = s * kron(W1, W2), W1 (a, b), W2 (c, d) or W2a @ W2b (KronA arXiv:2212.10650, LyCORIS arXiv:2309.14859)."
-    kind = 'lokr'
+    kind, adapts = 'lokr', 'nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d'
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
                  factor:int=-1,              # how out and in are split (see `factorization`)
                  decompose_both:bool=False,  # also W1 = W1a @ W1b when r < max(a, b)/2
                  full_matrix:bool=False,     # keep W1 and W2 full whatever r (then scale 1)
                  use_tucker:bool=False):     # convs with a kernel > 1: W2 as a Tucker product (lokr_t2)
         super().__init__(base, r, alpha, rslora)
-        if not self.can_adapt(base):
-            raise TypeError(f"lokr cannot adapt {type(base).__name__}: it adapts nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d")
         w = base.weight
         new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
         dims = linear_dims(base)
