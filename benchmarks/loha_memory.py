@@ -11,25 +11,34 @@ Prints (MB = 10^6 bytes):
    (VmHWM, reset through /proc/self/clear_refs), with glibc's mmap threshold fixed at 64 KiB so that every
    large tensor gets its own pages and gives them back when freed. (a) sees only torch's allocations, exactly;
    (b) sees the whole process, including what the allocator and the math library hold. tracemalloc sees neither.
-LoRA with the same parameter count (rank 2r) is a reference row: it never builds a dense delta_W.
+The two LoHa rows run the fold path, F.linear(x, W + delta_W), so that they differ only in how delta_W is built; the row
+'LoHa, relora default forward' is the library's own choice (for a linear layer, the factored base(x) + s U (V^T x) when it
+costs fewer multiply-adds, which never builds delta_W). LoRA with the same parameter count (rank 2r) is a reference row:
+it never builds a dense delta_W.
 LyCORIS's LoHa (lycoris.modules.LohaModule, same factor shapes, alpha = r) is a peer row when lycoris-lora is installed
 (skipped with a message if not): its default mode, which builds delta_W with its own HadaWeight Function, forms W + delta_W,
 takes W back out and applies delta_W as a second GEMM beside the base layer's; and its bypass mode (bypass_mode=True)."""
 import argparse, json, os, re, statistics, subprocess, sys
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.profiler import profile, ProfilerActivity
 from relora.adapters import AdaptedLayer, LoRA
 from relora.loha import LoHa
 
-class NaiveLoHa(LoHa):
+class FoldLoHa(LoHa):
+    "relora's LoHa on its fold path, F.linear(x, W + delta_W): delta_W built by HadaWeight (the default forward may be factored)."
+    def adapted_forward(self, base, x, *args, **kw): return F.linear(x, base.weight + self.delta_weight(), base.bias)
+
+class NaiveLoHa(FoldLoHa):
     "The same LoHa with delta_W built by plain autograd, which keeps P1 = w1_a @ w1_b and P2 = w2_a @ w2_b for backward."
     def delta_weight(self):
         d = (self.hada_w1_a @ self.hada_w1_b) * (self.hada_w2_a @ self.hada_w2_b) * self.scale
         return d.T if self.transposed else d.view(self.weight_shape)
 
-VARIANTS = {'LoHa, HadaWeight': lambda base, r: LoHa(base, r=r), 'LoHa, plain autograd': lambda base, r: NaiveLoHa(base, r=r),
-            'LoRA, rank 2r (same params)': lambda base, r: LoRA(base, r=2 * r)}
+VARIANTS = {'LoHa, HadaWeight': lambda base, r: FoldLoHa(base, r=r), 'LoHa, plain autograd': lambda base, r: NaiveLoHa(base, r=r),
+            'LoRA, rank 2r (same params)': lambda base, r: LoRA(base, r=2 * r),
+            'LoHa, relora default forward': lambda base, r: LoHa(base, r=r)}
 try:
     from lycoris.modules import LohaModule
     LYCORIS = {'LyCORIS LoHa, default': dict(), 'LyCORIS LoHa, bypass': dict(bypass_mode=True)}
@@ -123,8 +132,8 @@ def main():
     c, n = res['LoHa, HadaWeight'][0], res['LoHa, plain autograd'][0]
     print(f'delta_W: plain autograd saves {n / c:.1f}x the bytes HadaWeight saves ({MB(n)} MB vs {MB(c)} MB)')
     for v in LYCORIS:   # 'new' bytes: saving a parameter (LyCORIS saves the base W for base(x)) costs no memory
-        print(f'forward, new bytes saved: {v} / relora LoHa = {fwd[v][1] / fwd["LoHa, HadaWeight"][1]:.2f}x '
-              f'({MB(fwd[v][1])} MB vs {MB(fwd["LoHa, HadaWeight"][1])} MB)')
+        for ref in ('LoHa, HadaWeight', 'LoHa, relora default forward'):
+            print(f'forward, new bytes saved: {v} / {ref} = {fwd[v][1] / fwd[ref][1]:.2f}x ({MB(fwd[v][1])} MB vs {MB(fwd[ref][1])} MB)')
     print()
     print('2. peak memory of one training step above its start (MB)')
     print(f"{'variant':28} {'torch allocator':>16} {'process RSS':>12}")
@@ -136,7 +145,8 @@ def main():
     (ct, cr), (nt, nr) = peaks['LoHa, HadaWeight'], peaks['LoHa, plain autograd']
     print(f'peak, plain autograd / HadaWeight: {nt / ct:.2f}x (torch allocator)' + (f', {nr / cr:.2f}x (RSS)' if cr and nr else ''))
     for v in LYCORIS:
-        lt, lr = peaks[v]
-        print(f'peak, {v} / relora HadaWeight: {lt / ct:.2f}x (torch allocator)' + (f', {lr / cr:.2f}x (RSS)' if cr and lr else ''))
+        for ref in ('LoHa, HadaWeight', 'LoHa, relora default forward'):
+            (lt, lr), (rt, rr) = peaks[v], peaks[ref]
+            print(f'peak, {v} / {ref}: {lt / rt:.2f}x (torch allocator)' + (f', {lr / rr:.2f}x (RSS)' if rr and lr else ''))
 
 if __name__ == '__main__': main()

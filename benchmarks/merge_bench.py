@@ -14,12 +14,15 @@ trained-looking adapter, so that every merge adds a non-zero update). Timed, who
 Each is also given as a ratio to one forward pass of the adapted model (unmerged, no grad) on a (1, 256) batch, timed
 in the same rounds, between the operations (so that the load of the shared machine hits both alike):
 ratio = median(op) / median(forward), with min(op) / min(forward) beside it (load only adds time). Absolute seconds
-depend on the machine; the ratios travel better.
+depend on the machine; the ratios travel better. One caveat found while writing this: merge/unmerge allocate a new
+weight per layer, and when glibc hands those large blocks fresh from the kernel (its default, adaptive mmap threshold),
+page faults about double their time (e.g. MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 halved
+merge on the --quick model); the script runs with the default allocator, as a user would, and prints min beside median.
 
 Usage: python benchmarks/merge_bench.py [--quick] [--threads 1] [--repeats 5] [--extract-repeats 3] [--out PATH]
 Not part of the tests.
 """
-import argparse, copy, gc, importlib.metadata, json, os, platform, statistics, sys, tempfile, time
+import argparse, gc, importlib.metadata, json, os, platform, statistics, sys, tempfile, time
 import torch
 from relora.model import GPT, GPTConfig
 from relora.adapters import add_adapters, adapted_layers, merge_adapters, unmerge_adapters
@@ -70,6 +73,7 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results', 'merge.json'))
     a = p.parse_args(argv)
+    if a.repeats < 1 or a.extract_repeats < 1: p.error('--repeats and --extract-repeats must be at least 1')
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
     cfg = GPTConfig(**CONFIGS['quick' if a.quick else 'full'])
     model = GPT(cfg).eval()

@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['ADAPTER_KINDS', 'FORMAT', 'linear_dims', 'conv_args', 'conv_op', 'register_weight_io', 'get_weight', 'set_weight',
-           'factor_kw', 'register_adapter', 'adapter_kind', 'Adapter', 'LoRA', 'AdaptedLayer', 'find_modules',
-           'adapted_layers', 'freeze_except_adapters', 'add_adapters', 'merge_adapters', 'unmerge_adapters',
-           'adapter_config', 'adapter_state_dict', 'remove_adapters', 'save_adapters', 'read_adapter_file',
-           'load_adapter_state_dict', 'load_adapters', 'adapter_summary']
+           'add_to_weight', 'factor_kw', 'register_adapter', 'adapter_kind', 'Adapter', 'LoRA', 'AdaptedLayer',
+           'find_modules', 'adapted_layers', 'freeze_except_adapters', 'add_adapters', 'merge_adapters',
+           'unmerge_adapters', 'adapter_config', 'adapter_state_dict', 'remove_adapters', 'save_adapters',
+           'read_adapter_file', 'load_adapter_state_dict', 'load_adapters', 'adapter_summary']
 
-# %% ../nbs/adapters.ipynb #b8371a3a
+# %% ../nbs/adapters.ipynb #5ddc67e0
 import fnmatch, importlib, json, math, os, re, tempfile, warnings
 from collections import defaultdict
 import torch
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-# %% ../nbs/adapters.ipynb #8b19904e
+# %% ../nbs/adapters.ipynb #c71f0ed1
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -27,7 +27,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/adapters.ipynb #1c8c6589
+# %% ../nbs/adapters.ipynb #be4bd974
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -43,7 +43,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/adapters.ipynb #7c801537
+# %% ../nbs/adapters.ipynb #5857ddc9
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -64,7 +64,14 @@ def set_weight(layer:nn.Module, w:Tensor):
         if pred(layer): return set_(layer, w)
     with torch.no_grad(): layer.weight.copy_(w.to(layer.weight.dtype))
 
-# %% ../nbs/adapters.ipynb #0c8abdfb
+def add_to_weight(layer:nn.Module, d:Tensor, alpha:float=1.):
+    "W <- W + alpha * d in float32 math; in place (no new weight-sized tensor) when W is a plain float32 weight."
+    w = getattr(layer, 'weight', None)
+    if isinstance(w, Tensor) and w.dtype == torch.float32 and not any(pred(layer) for pred, _, _ in _WEIGHT_IO):
+        with torch.no_grad(): w.add_(d, alpha=alpha)
+    else: set_weight(layer, get_weight(layer).add(d, alpha=alpha))
+
+# %% ../nbs/adapters.ipynb #ab006768
 def factor_kw(w:Tensor) -> dict:
     "Where an adapter's factors live: the base weight's device and dtype (float32 when the weight is quantized)."
     return dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
@@ -86,7 +93,7 @@ def adapter_kind(kind:str):
                          "(import relora.conv, relora.loha, relora.lokr or relora.lotr to register theirs)")
     return ADAPTER_KINDS[kind]
 
-# %% ../nbs/adapters.ipynb #b95521d0
+# %% ../nbs/adapters.ipynb #85e93358
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
     kind, adapts = None, ''   # the registry name; the layer types it adapts, for error messages
@@ -122,7 +129,7 @@ class Adapter(nn.Module):
         return y + self(x).to(y.dtype)
     def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
 
-# %% ../nbs/adapters.ipynb #5ad68b0d
+# %% ../nbs/adapters.ipynb #ccc6b1e0
 @register_adapter
 class LoRA(Adapter):
     "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
@@ -168,7 +175,7 @@ class LoRA(Adapter):
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
         return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
 
-# %% ../nbs/adapters.ipynb #97f6da8d
+# %% ../nbs/adapters.ipynb #53582f66
 class AdaptedLayer(nn.Module):
     "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
@@ -193,11 +200,11 @@ class AdaptedLayer(nn.Module):
 
     def merge(self):
         "W <- W + delta_W (in float32); a no-op if already merged."
-        if not self.merged: set_weight(self.base_layer, get_weight(self.base_layer) + self._delta()); self.merged = True
+        if not self.merged: add_to_weight(self.base_layer, self._delta()); self.merged = True
         return self
     def unmerge(self):
         "W <- W - delta_W; a no-op if not merged."
-        if self.merged: set_weight(self.base_layer, get_weight(self.base_layer) - self._delta()); self.merged = False
+        if self.merged: add_to_weight(self.base_layer, self._delta(), alpha=-1.); self.merged = False
         return self
     def reset(self):
         "Re-initialise the adapter (delta_W = 0). Refused while merged: W would keep the old update silently."
@@ -207,7 +214,7 @@ class AdaptedLayer(nn.Module):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
         self.merge(); self.merged = False; self.adapter.reset(); return self
 
-# %% ../nbs/adapters.ipynb #cbc8b6be
+# %% ../nbs/adapters.ipynb #d0963ad2
 def _matches(name:str, module:nn.Module, pat) -> bool:
     if isinstance(pat, type): return isinstance(module, pat)
     if pat.startswith('re:'): return re.fullmatch(pat[3:], name) is not None
@@ -236,7 +243,7 @@ def _parents(model, name):
     parts = name.split('.')
     return [model.get_submodule('.'.join(parts[:i])) for i in range(1, len(parts))]
 
-# %% ../nbs/adapters.ipynb #cd8b3bc1
+# %% ../nbs/adapters.ipynb #c197d7cd
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
@@ -279,7 +286,7 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #bf507b7b
+# %% ../nbs/adapters.ipynb #ff41ee28
 def merge_adapters(model:nn.Module):
     "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
     layers = adapted_layers(model)
@@ -315,7 +322,7 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
         _set_module(model, n, m.base_layer)
     return detached
 
-# %% ../nbs/adapters.ipynb #e17970a2
+# %% ../nbs/adapters.ipynb #4e1422c4
 FORMAT = 'relora-adapters/1'
 
 def _atomic_save(tensors:dict, path, metadata:dict):
@@ -346,7 +353,7 @@ def save_adapters(model:nn.Module,      # an adapted model
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
     _atomic_save(tensors, path, meta)
 
-# %% ../nbs/adapters.ipynb #f8efdd51
+# %% ../nbs/adapters.ipynb #8bf1326a
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
     path = os.fspath(path)
@@ -363,7 +370,7 @@ def read_adapter_file(path) -> tuple:
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/adapters.ipynb #14bf38e5
+# %% ../nbs/adapters.ipynb #90461755
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -437,7 +444,7 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #2288dfc4
+# %% ../nbs/adapters.ipynb #006ab846
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
     rows, seen = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')], set()

@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['merge_and_reinit', 'reset_optimizer_state', 'jagged_cosine_lambda', 'jagged_cosine_schedule']
 
-# %% ../nbs/relora.ipynb #29120eb3
+# %% ../nbs/relora.ipynb #a2a94907
 import math
 import torch
 from torch import nn, Tensor
 from .adapters import adapted_layers
 
-# %% ../nbs/relora.ipynb #79bfd572
+# %% ../nbs/relora.ipynb #418ba9eb
 def merge_and_reinit(model:nn.Module, # a model with adapters (from `add_adapters`)
                     ) -> int: # the number of adapted layers restarted
     "One ReLoRA restart: merge every adapter into its base weight (float32) and re-initialise it, in place."
@@ -29,7 +29,7 @@ def merge_and_reinit(model:nn.Module, # a model with adapters (from `add_adapter
     for cls in dict.fromkeys(type(l.adapter) for l in layers.values()): cls.after_restart(model)  # e.g. LoTR's shared U, V
     return len(layers)
 
-# %% ../nbs/relora.ipynb #7beca703
+# %% ../nbs/relora.ipynb #dde1b8f7
 _STATE_KEYS = {torch.optim.Adam: ('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'),  # AdamW subclasses Adam
                torch.optim.SGD: ('momentum_buffer',)}
 
@@ -70,7 +70,7 @@ def reset_optimizer_state(optimizer:torch.optim.Optimizer, # Adam, AdamW or SGD 
         zeroed += (~keep).sum().item() * len(ts); total += keep.numel() * len(ts)
     return zeroed / total if total else 0.0
 
-# %% ../nbs/relora.ipynb #545a7650
+# %% ../nbs/relora.ipynb #8c4fe496
 def jagged_cosine_lambda(total_steps:int, warmup_steps:int, restart_every:int|None=None, restart_warmup_steps:int=0,
                          min_lr_ratio:float=0.1, first_restart_step:int|None=None):
     "The multiplier lambda(step) of `jagged_cosine_schedule`, as a plain function (see there for the arguments)."

@@ -1,0 +1,28 @@
+"""Learning-rate sweep of `relora_train`'s defaults (demo preset, 600 steps, warm start 150, restarts
+every 150) for each method: prints val loss per (method, lr) and the best lr per method, writes JSON.
+Adapters train at 2x the lr (the CLI's default ratio). Usage: python benchmarks/cli_lr_sweep.py [--lrs ...]"""
+import argparse, json, os, tempfile
+import torch
+from relora.cli import run_cli
+
+p = argparse.ArgumentParser(description=__doc__)
+p.add_argument('--lrs', type=float, nargs='+', default=[2e-3, 4e-3, 8e-3, 1.6e-2])
+p.add_argument('--methods', nargs='+', default=['full', 'lora', 'relora'])
+p.add_argument('--steps', type=int, default=600)
+p.add_argument('--out', default='benchmarks/results/cli_lr_sweep.json')
+a = p.parse_args()
+res = {}
+with tempfile.TemporaryDirectory() as tmp:
+    for m in a.methods:
+        for lr in a.lrs:
+            argv = ['--method', m, '--lr', str(lr), '--steps', str(a.steps), '--out', os.path.join(tmp, f'{m}-{lr}'),
+                    '--no-progress', '--threads', '1']
+            if m != 'full': argv += ['--adapter-lr', str(2 * lr)]
+            r = run_cli(argv); res[f'{m}@{lr:g}'] = r['val_loss']
+            print(f'{m:7s} lr {lr:<8g} val loss {r["val_loss"]:.4f}', flush=True)
+best = {m: min(a.lrs, key=lambda lr: res[f'{m}@{lr:g}']) for m in a.methods}
+for m, lr in best.items(): print(f'best {m}: lr {lr:g} (val loss {res[f"{m}@{lr:g}"]:.4f})')
+os.makedirs(os.path.dirname(a.out) or '.', exist_ok=True)
+fd, t = tempfile.mkstemp(dir=os.path.dirname(a.out) or '.'); os.close(fd)
+with open(t, 'w') as f: json.dump(dict(args=vars(a), val_loss=res, best_lr=best, torch=torch.__version__), f, indent=1)
+os.replace(t, a.out)
