@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from relora.adapters import AdaptedLayer, adapter_kind
 import relora.loha, relora.lokr, relora.lotr  # noqa: F401  (register their kinds)
+from _common import atomic_write_json
 
 KINDS = ['lora', 'loha', 'lokr', 'lotr']
 AIMS = {'relora-lora': 1.08, 'relora-loha': 1.5, 'relora-lokr': 1.3}   # the aims (d = 1024, 1 thread)
@@ -167,12 +168,6 @@ def print_table(title, results, cols):
         aim = f'  (aim <= {AIMS[n]:.2f})' if n in AIMS else ''
         print(f'{n:<22}{cells}{aim}')
 
-
-def atomic_write_json(obj, path):
-    d = os.path.dirname(os.path.abspath(path)); os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-', suffix='.json')
-    with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def main():

@@ -4,6 +4,7 @@ Adapters train at 2x the lr (the CLI's default ratio). Usage: python benchmarks/
 import argparse, json, os, tempfile
 import torch
 from relora.cli import run_cli
+from _common import atomic_write_json
 
 p = argparse.ArgumentParser(description=__doc__)
 p.add_argument('--lrs', type=float, nargs='+', default=[2e-3, 4e-3, 8e-3, 1.6e-2])
@@ -22,7 +23,4 @@ with tempfile.TemporaryDirectory() as tmp:
             print(f'{m:7s} lr {lr:<8g} val loss {r["val_loss"]:.4f}', flush=True)
 best = {m: min(a.lrs, key=lambda lr: res[f'{m}@{lr:g}']) for m in a.methods}
 for m, lr in best.items(): print(f'best {m}: lr {lr:g} (val loss {res[f"{m}@{lr:g}"]:.4f})')
-os.makedirs(os.path.dirname(a.out) or '.', exist_ok=True)
-fd, t = tempfile.mkstemp(dir=os.path.dirname(a.out) or '.'); os.close(fd)
-with open(t, 'w') as f: json.dump(dict(args=vars(a), val_loss=res, best_lr=best, torch=torch.__version__), f, indent=1)
-os.replace(t, a.out)
+atomic_write_json(dict(args=vars(a), val_loss=res, best_lr=best, torch=torch.__version__), a.out)

@@ -28,6 +28,7 @@ from relora.model import GPT, GPTConfig
 from relora.adapters import add_adapters, adapted_layers, merge_adapters, unmerge_adapters
 from relora.relora import merge_and_reinit
 from relora.merge import extract_lora, shrink_adapters
+from _common import atomic_write_json
 
 TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj']
 CONFIGS = {'full': dict(vocab_size=20000, block_size=256, n_layer=12, n_head=12, n_embd=768),
@@ -49,17 +50,6 @@ def plain_weights(model):
 def timed(fn):
     t0 = time.perf_counter(); out = fn(); return time.perf_counter() - t0, out
 
-
-def atomic_write_json(obj, path):
-    "Write JSON to `path` through a temporary file in the same directory and os.replace."
-    d = os.path.dirname(os.path.abspath(path)); os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
 
 
 def main(argv=None):

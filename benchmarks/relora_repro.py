@@ -21,6 +21,7 @@ from relora.adapters import ADAPTER_KINDS, add_adapters
 from relora.data import TextData, corpus_path
 from relora.model import GPT, GPTConfig
 from relora.train import TrainConfig, ReLoRATrainer, update_rank, update_singular_values
+from _common import atomic_write_json
 
 ROWS = [  # name, method, overrides of TrainConfig
     ('full-rank', 'full', {}),
@@ -167,9 +168,7 @@ def main(argv=None):
     out = dict(args=vars(a), sweep=sweep, best_lr=best, results=results, gap_closed=gap_closed, step_cost=timing,
                update_rank=ranks, lora_adapter_params=lora_params, kinds=[dict(name=n, kind=k, rank=r, options=o, params=pp) for n, k, r, o, pp in kinds],
                threads=torch.get_num_threads(), command=' '.join(['python', 'benchmarks/relora_repro.py'] + (argv if argv is not None else sys.argv[1:])))
-    tmp = os.path.join(a.out, '.results.json.tmp')
-    with open(tmp, 'w') as f: json.dump(out, f, indent=1)
-    os.replace(tmp, os.path.join(a.out, 'results.json'))
+    atomic_write_json(out, os.path.join(a.out, 'results.json'))
     print(f'wrote {a.out}/results.json, curves.png, singular_values.png')
 
 if __name__ == '__main__': main()

@@ -15,23 +15,13 @@ Usage: python benchmarks/run_all.py [--quick] [--only NAME ...] [--timeout 900]
 Not part of the tests.
 """
 import argparse, importlib.util, json, os, re, statistics, subprocess, sys, tempfile, time
+from _common import atomic_write_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RES = os.path.join(HERE, 'results')
 OUT = os.path.join(RES, 'run_all')
 
-
-def atomic_write_json(obj, path):
-    "Write JSON to `path` through a temporary file in the same directory and os.replace."
-    d = os.path.dirname(os.path.abspath(path)); os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
 
 
 def _num(pattern, text):
