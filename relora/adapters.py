@@ -6,10 +6,10 @@
 __all__ = ['ADAPTER_KINDS', 'FORMAT', 'linear_dims', 'conv_args', 'conv_op', 'register_weight_io', 'get_weight', 'set_weight',
            'add_to_weight', 'factor_kw', 'register_adapter', 'adapter_kind', 'Adapter', 'LoRA', 'AdaptedLayer',
            'find_modules', 'adapted_layers', 'freeze_except_adapters', 'add_adapters', 'merge_adapters',
-           'unmerge_adapters', 'adapter_config', 'adapter_state_dict', 'remove_adapters', 'save_adapters',
-           'read_adapter_file', 'load_adapter_state_dict', 'load_adapters', 'adapter_summary']
+           'unmerge_adapters', 'adapter_config', 'adapter_state_dict', 'remove_adapters', 'atomic_write',
+           'save_adapters', 'read_adapter_file', 'load_adapter_state_dict', 'load_adapters', 'adapter_summary']
 
-# %% ../nbs/adapters.ipynb #5ddc67e0
+# %% ../nbs/adapters.ipynb #9c910eae
 import fnmatch, importlib, json, math, os, re, tempfile, warnings
 from collections import defaultdict
 import torch
@@ -18,7 +18,7 @@ from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-# %% ../nbs/adapters.ipynb #c71f0ed1
+# %% ../nbs/adapters.ipynb #edb6afc4
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -27,7 +27,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/adapters.ipynb #be4bd974
+# %% ../nbs/adapters.ipynb #d624997d
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -43,7 +43,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/adapters.ipynb #5857ddc9
+# %% ../nbs/adapters.ipynb #3fd3f71c
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -71,7 +71,7 @@ def add_to_weight(layer:nn.Module, d:Tensor, alpha:float=1.):
         with torch.no_grad(): w.add_(d, alpha=alpha)
     else: set_weight(layer, get_weight(layer).add(d, alpha=alpha))
 
-# %% ../nbs/adapters.ipynb #ab006768
+# %% ../nbs/adapters.ipynb #2fbe0f78
 def factor_kw(w:Tensor) -> dict:
     "Where an adapter's factors live: the base weight's device and dtype (float32 when the weight is quantized)."
     return dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
@@ -93,7 +93,7 @@ def adapter_kind(kind:str):
                          "(import relora.conv, relora.loha, relora.lokr or relora.lotr to register theirs)")
     return ADAPTER_KINDS[kind]
 
-# %% ../nbs/adapters.ipynb #85e93358
+# %% ../nbs/adapters.ipynb #d72ffb42
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
     kind, adapts = None, ''   # the registry name; the layer types it adapts, for error messages
@@ -129,7 +129,7 @@ class Adapter(nn.Module):
         return y + self(x).to(y.dtype)
     def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
 
-# %% ../nbs/adapters.ipynb #ccc6b1e0
+# %% ../nbs/adapters.ipynb #6a2ecbf6
 @register_adapter
 class LoRA(Adapter):
     "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
@@ -175,7 +175,7 @@ class LoRA(Adapter):
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
         return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
 
-# %% ../nbs/adapters.ipynb #53582f66
+# %% ../nbs/adapters.ipynb #be0c79c4
 class AdaptedLayer(nn.Module):
     "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
@@ -214,7 +214,7 @@ class AdaptedLayer(nn.Module):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
         self.merge(); self.merged = False; self.adapter.reset(); return self
 
-# %% ../nbs/adapters.ipynb #d0963ad2
+# %% ../nbs/adapters.ipynb #9d2f0138
 def _matches(name:str, module:nn.Module, pat) -> bool:
     if isinstance(pat, type): return isinstance(module, pat)
     if pat.startswith('re:'): return re.fullmatch(pat[3:], name) is not None
@@ -243,7 +243,7 @@ def _parents(model, name):
     parts = name.split('.')
     return [model.get_submodule('.'.join(parts[:i])) for i in range(1, len(parts))]
 
-# %% ../nbs/adapters.ipynb #c197d7cd
+# %% ../nbs/adapters.ipynb #2f3ae5a3
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
@@ -286,7 +286,7 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #ff41ee28
+# %% ../nbs/adapters.ipynb #b749c438
 def merge_adapters(model:nn.Module):
     "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
     layers = adapted_layers(model)
@@ -322,16 +322,20 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
         _set_module(model, n, m.base_layer)
     return detached
 
-# %% ../nbs/adapters.ipynb #4e1422c4
+# %% ../nbs/adapters.ipynb #4c14a375
 FORMAT = 'relora-adapters/1'
 
-def _atomic_save(tensors:dict, path, metadata:dict):
+def atomic_write(path,  # the file to (re)write
+                 write): # write(tmp_path): writes the whole content to tmp_path
+    "Write a file all or nothing: `write` fills a temporary file next to `path`, which then replaces `path`."
     path = os.fspath(path); d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-', suffix='.safetensors'); os.close(fd)
-    try: save_file(tensors, tmp, metadata=metadata); os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-'); os.close(fd)
+    try: write(tmp); os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
+
+def _atomic_save(tensors:dict, path, metadata:dict): atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 def save_adapters(model:nn.Module,      # an adapted model
                   path,                 # the .safetensors file (or PEFT directory) to write
@@ -353,7 +357,7 @@ def save_adapters(model:nn.Module,      # an adapted model
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
     _atomic_save(tensors, path, meta)
 
-# %% ../nbs/adapters.ipynb #8bf1326a
+# %% ../nbs/adapters.ipynb #845c2492
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
     path = os.fspath(path)
@@ -370,7 +374,7 @@ def read_adapter_file(path) -> tuple:
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/adapters.ipynb #90461755
+# %% ../nbs/adapters.ipynb #e34123ec
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -444,7 +448,7 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #006ab846
+# %% ../nbs/adapters.ipynb #ae2eeecc
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
     rows, seen = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')], set()

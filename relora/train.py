@@ -6,8 +6,8 @@
 __all__ = ['TrainConfig', 'lr_lambda', 'ReLoRATrainer', 'effective_weight', 'update_singular_values', 'update_rank',
            'read_checkpoint', 'plot_losses']
 
-# %% ../nbs/train.ipynb #feb43b56
-import json, math, os, tempfile, time
+# %% ../nbs/train.ipynb #8d6ab67b
+import json, math, os, time
 from dataclasses import dataclass, asdict, field
 import torch
 from torch import nn, Tensor
@@ -15,11 +15,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
-from .adapters import add_adapters, adapted_layers, find_modules, get_weight
+from .adapters import add_adapters, adapted_layers, find_modules, get_weight, atomic_write
 from .relora import merge_and_reinit, reset_optimizer_state, jagged_cosine_lambda
 from .model import estimate_loss
 
-# %% ../nbs/train.ipynb #94022163
+# %% ../nbs/train.ipynb #ba87e0f9
 @dataclass
 class TrainConfig:
     "Settings of a run; `steps` counts every optimizer step, warm start included."
@@ -62,7 +62,7 @@ class TrainConfig:
         if self.method == 'relora' and self.reset_every < 2: raise ValueError(f"TrainConfig: reset_every must be >= 2, got {self.reset_every}")
         self.betas = tuple(self.betas)
 
-# %% ../nbs/train.ipynb #ea71b7af
+# %% ../nbs/train.ipynb #e5e5b2d5
 def lr_lambda(cfg:TrainConfig):
     "lambda(step) of the run described by `cfg` (the first warm-up, cosine envelope, restarts)."
     W = 0 if cfg.method == 'full' else cfg.warm_start
@@ -73,7 +73,7 @@ def lr_lambda(cfg:TrainConfig):
     rw = min(cfg.restart_warmup, max(1, (R or cfg.steps - W) // 2))
     return jagged_cosine_lambda(cfg.steps, tw, every, rw, cfg.min_lr_ratio, first)
 
-# %% ../nbs/train.ipynb #ab27cde8
+# %% ../nbs/train.ipynb #977db83f
 class ReLoRATrainer:
     "Train `model` on `data` as `cfg` says; `fit()` runs to the end, `save`/`load` checkpoint and resume."
     def __init__(self, model:nn.Module, # a language model: model(x, y) -> (logits, loss)
@@ -124,7 +124,7 @@ class ReLoRATrainer:
         if self.cfg.optimizer_reset == 'none': return 0.0
         return reset_optimizer_state(self.opt, self.adapter_params(), self.cfg.optimizer_reset, self.cfg.prune_ratio)
 
-# %% ../nbs/train.ipynb #edaa9ead
+# %% ../nbs/train.ipynb #3eff374a
 def _micro_loss(self, x, y):
     out = self.model(x, y)
     return out[1] if isinstance(out, tuple) else out
@@ -173,7 +173,7 @@ def _fit(self, until:int|None=None): # stop after this many steps in all (None: 
 
 ReLoRATrainer.train_step, ReLoRATrainer.evaluate, ReLoRATrainer.fit = _train_step, _evaluate, _fit
 
-# %% ../nbs/train.ipynb #35f32303
+# %% ../nbs/train.ipynb #cc865c8b
 def effective_weight(layer:nn.Module) -> Tensor:
     "The float32 weight a layer applies: base weight plus its adapter's delta if it has one and is not merged."
     if hasattr(layer, 'adapter') and hasattr(layer, 'base_layer'):
@@ -192,14 +192,7 @@ def update_rank(model:nn.Module, # the trained model
     "Effective rank of each layer's accumulated update W_final - W_warm."
     return {n: int((s > rtol * s[0]).sum()) if s[0] > 0 else 0 for n, s in update_singular_values(model, w_warm).items()}
 
-# %% ../nbs/train.ipynb #a6f9dac7
-def _atomic(path, write):
-    d = os.path.dirname(os.path.abspath(path)); fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-'); os.close(fd)
-    try: write(tmp); os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-
+# %% ../nbs/train.ipynb #6be0aa08
 def _save(self, path): # a directory, created if needed
     "Checkpoint the run to directory `path` (safetensors + JSON, atomically)."
     os.makedirs(path, exist_ok=True)
@@ -214,13 +207,13 @@ def _save(self, path): # a directory, created if needed
         for k, v in st.items(): tensors[f'opt.{i}.{k}'] = v if isinstance(v, Tensor) else torch.tensor(v)
     tensors['rng.torch'], tensors['rng.data'] = torch.get_rng_state(), self.gen.get_state()
     meta = dict(step=str(self.step))
-    _atomic(os.path.join(path, 'state.safetensors'), lambda f: save_file(tensors, f, metadata=meta))
+    atomic_write(os.path.join(path, 'state.safetensors'), lambda f: save_file(tensors, f, metadata=meta))
     js = dict(config=asdict(self.cfg), step=self.step, resets=self.resets, skipped=self.skipped, adapted=self.adapted,
               phase_tokens=self.phase_tokens, phase_time=self.phase_time, aliases=aliases,
               param_groups=osd['param_groups'], logs=self.logs)
     def write(f):
         with open(f, 'w') as fh: json.dump(js, fh)
-    _atomic(os.path.join(path, 'trainer.json'), write)
+    atomic_write(os.path.join(path, 'trainer.json'), write)
 
 def read_checkpoint(path) -> tuple:
     "(trainer.json as a dict, {name: tensor}) of checkpoint directory `path`, checked to belong together."
@@ -252,7 +245,7 @@ def _load(self, path):
 
 ReLoRATrainer.save, ReLoRATrainer.load = _save, _load
 
-# %% ../nbs/train.ipynb #3bda8232
+# %% ../nbs/train.ipynb #47bf62a1
 def plot_losses(logs:list, # a trainer's `logs`
                 title:str='', smooth:int=20): # moving-average window of the training loss
     "Training loss (moving average), validation loss, and the restarts as vertical lines; returns the figure."
