@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['ADAPTER_KINDS', 'FORMAT', 'linear_dims', 'conv_args', 'conv_op', 'register_weight_io', 'get_weight', 'set_weight',
-           'add_to_weight', 'factor_kw', 'register_adapter', 'adapter_kind', 'Adapter', 'LoRA', 'AdaptedLayer',
-           'find_modules', 'adapted_layers', 'freeze_except_adapters', 'add_adapters', 'merge_adapters',
-           'unmerge_adapters', 'adapter_config', 'adapter_state_dict', 'remove_adapters', 'atomic_write',
-           'save_adapters', 'read_adapter_file', 'load_adapter_state_dict', 'load_adapters', 'adapter_summary']
+           'add_to_weight', 'factor_kw', 'register_adapter', 'adapter_kind', 'Adapter', 'LoRALinearFn',
+           'fusable_weight', 'LoRA', 'AdaptedLayer', 'find_modules', 'adapted_layers', 'freeze_except_adapters',
+           'add_adapters', 'merge_adapters', 'unmerge_adapters', 'adapter_config', 'adapter_state_dict',
+           'remove_adapters', 'atomic_write', 'save_adapters', 'read_adapter_file', 'load_adapter_state_dict',
+           'load_adapters', 'adapter_summary']
 
-# %% ../nbs/adapters.ipynb #9c910eae
+# %% ../nbs/adapters.ipynb #f45b5086
 import fnmatch, importlib, json, math, os, re, tempfile, warnings
 from collections import defaultdict
 import torch
@@ -18,7 +19,7 @@ from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-# %% ../nbs/adapters.ipynb #edb6afc4
+# %% ../nbs/adapters.ipynb #d8662ee8
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -27,7 +28,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/adapters.ipynb #d624997d
+# %% ../nbs/adapters.ipynb #499055fe
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -43,7 +44,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/adapters.ipynb #3fd3f71c
+# %% ../nbs/adapters.ipynb #9b91ee17
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -71,7 +72,7 @@ def add_to_weight(layer:nn.Module, d:Tensor, alpha:float=1.):
         with torch.no_grad(): w.add_(d, alpha=alpha)
     else: set_weight(layer, get_weight(layer).add(d, alpha=alpha))
 
-# %% ../nbs/adapters.ipynb #2fbe0f78
+# %% ../nbs/adapters.ipynb #e4661e55
 def factor_kw(w:Tensor) -> dict:
     "Where an adapter's factors live: the base weight's device and dtype (float32 when the weight is quantized)."
     return dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
@@ -93,7 +94,7 @@ def adapter_kind(kind:str):
                          "(import relora.conv, relora.loha, relora.lokr or relora.lotr to register theirs)")
     return ADAPTER_KINDS[kind]
 
-# %% ../nbs/adapters.ipynb #d72ffb42
+# %% ../nbs/adapters.ipynb #32728c75
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
     kind, adapts = None, ''   # the registry name; the layer types it adapts, for error messages
@@ -129,7 +130,51 @@ class Adapter(nn.Module):
         return y + self(x).to(y.dtype)
     def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
 
-# %% ../nbs/adapters.ipynb #6a2ecbf6
+# %% ../nbs/adapters.ipynb #462c917a
+class LoRALinearFn(torch.autograd.Function):
+    "y = x W^T + b + s (x A^T) B^T for 2-D x in one autograd node; the low-rank terms are accumulated into the GEMM outputs."
+    @staticmethod
+    def forward(ctx, x, W, b, A, B, s):  # x (N, in), W (out, in), b (out,) or None, A (r, in), B (out, r), s float
+        h = x @ A.T                                                  # (N, in) @ (in, r) -> (N, r)
+        y = torch.addmm(b, x, W.T) if b is not None else x @ W.T     # (N, out)
+        y.addmm_(h, B.T, alpha=s)                                    # y += s h B^T, inside the GEMM
+        ctx.save_for_backward(x, W, A, B, h); ctx.s = s
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W, A, B, h = ctx.saved_tensors
+        nx, nW, nb, nA, nB = ctx.needs_input_grad[:5]
+        fast = not torch.is_grad_enabled()       # False under create_graph=True: then out-of-place ops on the inputs only
+        if not fast: h = x @ A.T
+        gh = g @ B                                                   # (N, out) @ (out, r) -> (N, r)
+        gh = gh.mul_(ctx.s) if fast else gh * ctx.s
+        gx = gW = gb = gA = gB = None
+        if nx: gx = torch.mm(g, W).addmm_(gh, A) if fast else g @ W + gh @ A   # (N, in)
+        if nA: gA = gh.T @ x                                         # (r, N) @ (N, in) -> (r, in)
+        if nB: gB = (h.T @ g).mul_(ctx.s).T if fast else (g.T @ h) * ctx.s     # (r, N) @ (N, out) -> (r, out), as (out, r)
+        if nW: gW = g.T @ x                                          # only when W trains too
+        if nb: gb = g.sum(0)
+        return gx, gW, gb, gA, gB, None
+
+def _autocast_on(x:Tensor) -> bool:
+    try: return torch.is_autocast_enabled(x.device.type)             # torch >= 2.4
+    except TypeError: return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+
+def fusable_weight(base:nn.Module, # the base layer
+                   x:Tensor,       # its input
+                   dtype,          # the adapter factors' dtype
+                   *args, **kw) -> Tensor:
+    "The (out, in) weight of a plain `nn.Linear` / GPT-2 `Conv1D` when a fused adapter step may replace `base(x)`; else None."
+    W = getattr(base, 'weight', None)
+    if (args or kw or W is None or not x.is_floating_point() or not (x.dtype == W.dtype == dtype)
+        or (base.bias is not None and base.bias.dtype != W.dtype) or base._forward_hooks or base._forward_pre_hooks
+        or _autocast_on(x)): return None
+    if type(base) is nn.Linear: return W
+    if type(base).__name__ == 'Conv1D' and linear_dims(base) is not None: return W.T   # (in, out) stored: view it as (out, in)
+    return None
+
+# %% ../nbs/adapters.ipynb #a6c4ec75
 @register_adapter
 class LoRA(Adapter):
     "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
@@ -175,7 +220,14 @@ class LoRA(Adapter):
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
         return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
 
-# %% ../nbs/adapters.ipynb #be0c79c4
+    def adapted_forward(self, base, x, *args, **kw):
+        "Plain nn.Linear / GPT-2 Conv1D: `LoRALinearFn` (one node); anything else (or dropout while training): base(x) + self(x)."
+        W = None if self.embedding or (self.training and self.dropout_p > 0) else fusable_weight(base, x, self.lora_A.dtype, *args, **kw)
+        if W is None: return super().adapted_forward(base, x, *args, **kw)
+        y = LoRALinearFn.apply(x.reshape(-1, x.shape[-1]), W, base.bias, self.lora_A, self.lora_B, self.scale)  # (N, in) -> (N, out)
+        return y.view(*x.shape[:-1], y.shape[-1])                     # (..., out)
+
+# %% ../nbs/adapters.ipynb #a7a36beb
 class AdaptedLayer(nn.Module):
     "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
@@ -214,7 +266,7 @@ class AdaptedLayer(nn.Module):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
         self.merge(); self.merged = False; self.adapter.reset(); return self
 
-# %% ../nbs/adapters.ipynb #9d2f0138
+# %% ../nbs/adapters.ipynb #27087193
 def _matches(name:str, module:nn.Module, pat) -> bool:
     if isinstance(pat, type): return isinstance(module, pat)
     if pat.startswith('re:'): return re.fullmatch(pat[3:], name) is not None
@@ -243,7 +295,7 @@ def _parents(model, name):
     parts = name.split('.')
     return [model.get_submodule('.'.join(parts[:i])) for i in range(1, len(parts))]
 
-# %% ../nbs/adapters.ipynb #2f3ae5a3
+# %% ../nbs/adapters.ipynb #8ac1a748
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
@@ -286,7 +338,7 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #b749c438
+# %% ../nbs/adapters.ipynb #8c943395
 def merge_adapters(model:nn.Module):
     "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
     layers = adapted_layers(model)
@@ -322,7 +374,7 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
         _set_module(model, n, m.base_layer)
     return detached
 
-# %% ../nbs/adapters.ipynb #4c14a375
+# %% ../nbs/adapters.ipynb #81f94d2e
 FORMAT = 'relora-adapters/1'
 
 def atomic_write(path,  # the file to (re)write
@@ -357,7 +409,7 @@ def save_adapters(model:nn.Module,      # an adapted model
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
     _atomic_save(tensors, path, meta)
 
-# %% ../nbs/adapters.ipynb #845c2492
+# %% ../nbs/adapters.ipynb #bcc131b2
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
     path = os.fspath(path)
@@ -374,7 +426,7 @@ def read_adapter_file(path) -> tuple:
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/adapters.ipynb #e34123ec
+# %% ../nbs/adapters.ipynb #26f63d74
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -448,7 +500,7 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
-# %% ../nbs/adapters.ipynb #ae2eeecc
+# %% ../nbs/adapters.ipynb #8873826c
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
     rows, seen = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')], set()
