@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['LoCon']
 
-# %% ../nbs/conv.ipynb #e5784877
+# %% ../nbs/conv.ipynb #963d4bb7
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .adapters import Adapter, register_adapter, conv_args, factor_kw
+from .adapters import Adapter, register_adapter
+from .layers import conv_args, factor_kw
 
-# %% ../nbs/conv.ipynb #0b658d44
+# %% ../nbs/conv.ipynb #c0ba2ff1
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string
@@ -21,7 +22,7 @@ def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) o
     "`v` on `axes` and `fill` on the other spatial axes; a padding string ('same', 'valid') is kept as is."
     return v if isinstance(v, str) else tuple(x if i in axes else fill for i, x in enumerate(v))
 
-# %% ../nbs/conv.ipynb #7ab3e527
+# %% ../nbs/conv.ipynb #e7690155
 @register_adapter
 class LoCon(Adapter):
     "LoRA for nn.Conv1d/2d/3d: conv (in -> r, base kernel) then 1x1 conv (r -> out) (LyCORIS, arXiv:2309.14859)."

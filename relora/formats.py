@@ -6,20 +6,22 @@
 __all__ = ['FORMATS', 'KOHYA_PREFIXES', 'PEFT_PREFIX', 'register_format', 'kohya_names', 'write_kohya', 'read_kohya',
            'write_peft', 'read_peft', 'detect_format', 'read_adapters', 'load_adapters_from', 'save_adapters_as']
 
-# %% ../nbs/formats.ipynb #951bb6b5
+# %% ../nbs/formats.ipynb #8f4a5111
 import json, math, os, re
 from collections import Counter
 import torch
 from torch import nn, Tensor
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .adapters import FORMAT, Adapter, AdaptedLayer, adapted_layers, freeze_except_adapters, linear_dims
-from .adapters import load_adapter_state_dict, read_adapter_file, save_adapters, atomic_write
+from .files import FORMAT
+from .adapters import Adapter, AdaptedLayer, adapted_layers, freeze_except_adapters
+from .layers import linear_dims
+from .files import load_adapter_state_dict, read_adapter_file, save_adapters, atomic_write
 from .conv import LoCon      # importing the kinds registers them: a file may hold any of them
 from .loha import LoHa
 from .lokr import LoKr, factorization
 
-# %% ../nbs/formats.ipynb #29a1f292
+# %% ../nbs/formats.ipynb #f0bdb39d
 FORMATS = {}  # name -> (detect(path) -> bool, read(path, model, **kw) -> (config, state_dict), write(model, path, **kw))
 
 def register_format(name:str, # the format's name, as `format=` takes it
@@ -29,7 +31,7 @@ def register_format(name:str, # the format's name, as `format=` takes it
     "Make a file format available to `save_adapters_as` / `load_adapters_from`."
     FORMATS[name] = (detect, read, write)
 
-# %% ../nbs/formats.ipynb #13203594
+# %% ../nbs/formats.ipynb #3eba2aab
 def _refuse_pickle(path):
     "Refuse a zip (torch.save) or protocol-2+ pickle; a safetensors file (8-byte header length, then '{') passes."
     with open(path, 'rb') as f: head = f.read(9)
@@ -54,7 +56,7 @@ def _write_text(path, text:str):
 def _save_tensors(tensors:dict, path, metadata:dict):
     atomic_write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, tmp, metadata=metadata))
 
-# %% ../nbs/formats.ipynb #f0fd56bc
+# %% ../nbs/formats.ipynb #1a35da4a
 def _scale_config(r:int, alpha, rslora:bool=False) -> dict:
     "relora's alpha/rslora for a file's rank `r` and alpha (None or 0: alpha = r, scale 1)."
     alpha = float(r) if alpha is None or alpha == 0 else float(alpha)
@@ -64,7 +66,7 @@ def _file_alpha(adapter:Adapter) -> float:
     "The alpha that gives `adapter`'s scale in the plain alpha/r convention."
     return adapter.scale * adapter.r
 
-# %% ../nbs/formats.ipynb #19e9cd3a
+# %% ../nbs/formats.ipynb #3af4da37
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 def _take(name, t:dict, *keys, optional=()) -> list:
@@ -103,7 +105,7 @@ def _lokr_structure(name, layer, t:dict, r:int=None, decompose_both=None, use_tu
     return dict(kind='lokr', r=r, factor=_lokr_factor(name, layer, (a, b), (c, d)), decompose_both=bool(decompose_both),
                 full_matrix=False, use_tucker=bool(use_tucker))
 
-# %% ../nbs/formats.ipynb #5c7b054c
+# %% ../nbs/formats.ipynb #75ed8ecc
 _LORA_NAMES = dict(kohya=dict(A='lora_down.weight', B='lora_up.weight', mid='lora_mid.weight'),
                    peft=dict(A='lora_A.weight', B='lora_B.weight', mid=None))
 _LOHA = ('hada_w1_a', 'hada_w1_b', 'hada_w2_a', 'hada_w2_b')
@@ -139,7 +141,7 @@ def _to_relora(name:str, layer:nn.Module, t:dict, fmt:str) -> tuple:
         sd = {k: v.squeeze(-1) if k in ('hada_t1', 'hada_t2', 'lokr_t2') and v.dim() == 4 and v.shape[-1] == 1 else v for k, v in sd.items()}
     return cfg, sd
 
-# %% ../nbs/formats.ipynb #763d18bd
+# %% ../nbs/formats.ipynb #efd3ab03
 def _from_relora(name:str, layer:AdaptedLayer, fmt:str) -> dict:
     "The file tensors ({suffix: tensor}) for adapted layer `name` in format `fmt` ('peft' or 'kohya')."
     a, base = layer.adapter, layer.base_layer
@@ -166,7 +168,7 @@ def _from_relora(name:str, layer:AdaptedLayer, fmt:str) -> dict:
         return out
     raise ValueError(f"{name}: adapter kind {a.kind!r} has no {fmt} form (supported: lora, locon, loha, lokr)")
 
-# %% ../nbs/formats.ipynb #25b95ae5
+# %% ../nbs/formats.ipynb #24d1182f
 KOHYA_PREFIXES = ('lycoris_', 'lora_unet_', 'lora_te1_', 'lora_te2_', 'lora_te_', 'lora_')
 
 def kohya_names(model:nn.Module) -> dict:
@@ -186,7 +188,7 @@ def _kohya_path(names:dict, key:str, prefix=None) -> str:
                                    f"{', '.join(list(names)[:6])} ...)")
     raise ValueError(f"{key}: ambiguous kohya name, it could be any of {sorted(found)} ('.' and '_' both become '_'); pass prefix=")
 
-# %% ../nbs/formats.ipynb #e290eb7b
+# %% ../nbs/formats.ipynb #9ac0b268
 def write_kohya(model:nn.Module,          # an adapted model
                 path,                     # the .safetensors file to write
                 prefix:str='lycoris_'):   # prepended to each name ('lycoris_' is what LyCORIS's generic wrapper reads)
@@ -206,7 +208,7 @@ def write_kohya(model:nn.Module,          # an adapted model
                 ss_network_alpha=f"{_file_alpha(first):g}", ss_network_args=json.dumps(args))
     _save_tensors(tensors, path, meta)
 
-# %% ../nbs/formats.ipynb #d47e3a90
+# %% ../nbs/formats.ipynb #bb8325ec
 def _is_kohya_key(k): return bool(re.search(r'\.(lora_down\.weight|hada_w1_a|lokr_w1|lokr_w1_a|alpha)$', k))
 
 def _layer(model, path):
@@ -251,7 +253,7 @@ def _detect_kohya(path):
     _, keys = _read_safetensors(path, tensors=False)
     return any(_is_kohya_key(k) for k in keys)
 
-# %% ../nbs/formats.ipynb #a5ed7f20
+# %% ../nbs/formats.ipynb #6b648929
 PEFT_PREFIX = 'base_model.model.'
 _PEFT_KEY = re.compile(r'(.+)\.(lora_A\.weight|lora_B\.weight|lora_embedding_A|lora_embedding_B|hada_w[12]_[ab]|hada_t[12]|'
                        r'lokr_w[12](?:_[ab])?|lokr_t2)')
@@ -279,7 +281,7 @@ def _targets(model, paths:list):
     if any(o.endswith('.' + p) for o in others for p in paths): return '(' + '|'.join(map(re.escape, paths)) + ')'
     return list(paths)
 
-# %% ../nbs/formats.ipynb #66737f24
+# %% ../nbs/formats.ipynb #868fabf6
 _PEFT_LOKR_CONV1D = ("PEFT's LoKr builds a wrong delta_W for a full lokr_w2 on nn.Conv1d (PEFT 0.21.2 `make_kron` "
                      "unsqueezes W1 for 4-d W2 only, so kron((a, b), (c, d, k)) is not kron((a, b, 1), (c, d, k))); use a smaller r, or 'kohya'")
 
@@ -329,7 +331,7 @@ def write_peft(model:nn.Module, # an adapted model
     _save_tensors(tensors, os.path.join(path, 'adapter_model.safetensors'), {'format': 'pt'})
     atomic_write(os.path.join(path, 'adapter_config.json'), lambda tmp: _write_text(tmp, json.dumps(cfg, indent=2, sort_keys=True)))
 
-# %% ../nbs/formats.ipynb #1f94c988
+# %% ../nbs/formats.ipynb #bb494780
 def read_peft(path,              # a PEFT adapter directory
               model:nn.Module,   # the model the adapter is for
               **kw) -> tuple:    # (relora config, relora state dict)
@@ -373,7 +375,7 @@ def read_peft(path,              # a PEFT adapter directory
 
 def _detect_peft(path): return os.path.isdir(path) and os.path.isfile(os.path.join(path, 'adapter_config.json'))
 
-# %% ../nbs/formats.ipynb #30d5332a
+# %% ../nbs/formats.ipynb #fc560715
 def _detect_relora(path):
     if not os.path.isfile(path): return False
     meta, _ = _read_safetensors(path, tensors=False)
@@ -397,7 +399,7 @@ def detect_format(path) -> str:
     raise ValueError(f"{path}: not a relora adapter file (metadata format={meta.get('format')!r}), nor a kohya/LyCORIS one "
                      f"({len(keys)} tensors, e.g. {list(keys)[:3]})")
 
-# %% ../nbs/formats.ipynb #7070a31b
+# %% ../nbs/formats.ipynb #86ac4099
 def _reconcile(model, cfg:dict) -> dict:
     "cfg, with the existing adapter's config for each layer whose adapter has the file's kind and scale."
     out = dict(cfg)

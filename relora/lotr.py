@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['LoTRFactors', 'hosvd_factors', 'group_layers', 'LoTR', 'lotr_groups', 'reset_lotr_factors']
 
-# %% ../nbs/lotr.ipynb #1629cff7
+# %% ../nbs/lotr.ipynb #25cd6af1
 import weakref
 from collections import defaultdict
 import torch
 from torch import nn, Tensor
-from .adapters import Adapter, register_adapter, linear_dims, get_weight, adapted_layers, factor_kw, fusable_weight, LoRALinearFn
+from .adapters import Adapter, register_adapter, adapted_layers, LoRALinearFn
+from .layers import linear_dims, get_weight, factor_kw, fusable_weight
 
-# %% ../nbs/lotr.ipynb #9a3d146c
+# %% ../nbs/lotr.ipynb #71141531
 def _orthonormal(n:int, r:int) -> Tensor:
     "An (n, r) float32 matrix with orthonormal columns (rows if r > n), drawn at random."
     return nn.init.orthogonal_(torch.empty(n, r))
@@ -44,7 +45,7 @@ class LoTRFactors(nn.Module):
     def __getstate__(self): return {**self.__dict__, '_views': {}}   # weakrefs do not pickle
     def extra_repr(self): return f'out={self.U.shape[0]}, in={self.V.shape[0]}, r={self.U.shape[1]}'
 
-# %% ../nbs/lotr.ipynb #98292b85
+# %% ../nbs/lotr.ipynb #e4cb5864
 def hosvd_factors(weights:list, # the group's L weights, each (out, in)
                   r:int,        # rank
                  ) -> tuple:    # (U (out, r), V (in, r)) float32, orthonormal columns
@@ -56,7 +57,7 @@ def hosvd_factors(weights:list, # the group's L weights, each (out, in)
     top = lambda M: torch.linalg.eigh(M).eigenvectors[:, -r:].flip(-1)  # eigenvalues ascend: take the last r
     return top(M1), top(M2)
 
-# %% ../nbs/lotr.ipynb #87f9fdcb
+# %% ../nbs/lotr.ipynb #01602481
 def group_layers(layers:dict,     # {path: layer}
                  group_by='role', # 'role' | 'shape' | callable(name, layer) -> label
                  group:str=None,  # one group of this name for all `layers`, instead of `group_by`
@@ -76,7 +77,7 @@ def group_layers(layers:dict,     # {path: layer}
                          + ', '.join(f'{n} ({d[1]}x{d[0]})' for n, d in dims.items()))
     return {group: layers}
 
-# %% ../nbs/lotr.ipynb #48f73f95
+# %% ../nbs/lotr.ipynb #7fb3330f
 def _weight_oi(layer:nn.Module) -> Tensor:
     "The base weight as (out, in) float32, whatever the layer's layout."
     w = get_weight(layer)
@@ -87,7 +88,7 @@ def _group_hosvd(name:str, layers:list, r:int) -> tuple:
     try: return hosvd_factors([_weight_oi(m) for m in layers], r)
     except ValueError as e: raise ValueError(f"lotr group {name!r}: {e}") from None
 
-# %% ../nbs/lotr.ipynb #81668693
+# %% ../nbs/lotr.ipynb #cf3b3e11
 @register_adapter
 class LoTR(Adapter):
     "Low tensor rank adapter: delta_W_l = s * U @ G_l @ V.T, U (out, r), V (in, r) shared by a group (Bershatsky et al. 2024, arXiv:2402.01376)."
@@ -150,7 +151,7 @@ class LoTR(Adapter):
         y = LoRALinearFn.apply(x.reshape(-1, x.shape[-1]), W, base.bias, self.G @ self.V.T, self.U, self.scale)  # (N, in) -> (N, out)
         return y.view(*x.shape[:-1], y.shape[-1])
 
-# %% ../nbs/lotr.ipynb #1bce43c0
+# %% ../nbs/lotr.ipynb #c365cf04
 def lotr_groups(model:nn.Module) -> dict: # {group name: {path: AdaptedLayer}}
     "The LoTR groups of `model`; an error if two groups with different factors carry the same name."
     groups, owner = defaultdict(dict), {}

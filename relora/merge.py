@@ -7,18 +7,18 @@ __all__ = ['MIN_SV', 'stand_in', 'stand_in_model', 'as_pair', 'load_adapters_fro
            'svd_factors', 'lora_from_delta', 'report_table', 'extract_lora', 'shrink_adapters', 'combine_adapters',
            'weighted_deltas', 'add_deltas', 'save_adapter_file', 'analyse_delta', 'analyse_adapters', 'plot_spectra']
 
-# %% ../nbs/merge.ipynb #f97a643f
+# %% ../nbs/merge.ipynb #5500b591
 import copy, json, math
 from collections import defaultdict
 import torch
 from torch import nn, Tensor
 from tqdm import tqdm
-from .adapters import (
-    AdaptedLayer, LoRA, adapted_layers, adapter_config, adapter_kind, adapter_state_dict,
-    find_modules, get_weight, linear_dims, save_adapters, set_weight)
+from .adapters import AdaptedLayer, LoRA, adapted_layers, adapter_config, adapter_kind, adapter_state_dict, find_modules
+from .layers import get_weight, linear_dims, set_weight
+from .files import save_adapters
 from .conv import LoCon  # kind 'locon': the LoRA this module writes for nn.Conv1d/2d/3d
 
-# %% ../nbs/merge.ipynb #ebf4b1bc
+# %% ../nbs/merge.ipynb #02e4c509
 def stand_in(shape,                # the base weight's shape: (out, in) linear, (num, dim) embedding, (out, in, *k) conv
              embedding:bool=False, # an nn.Embedding table rather than an nn.Linear weight
             ) -> nn.Module:
@@ -43,7 +43,7 @@ def stand_in_model(weights:dict, # a model's state dict {'<path>.weight': tensor
         m.add_module(leaf, stand_in(w.shape))
     return root
 
-# %% ../nbs/merge.ipynb #32e327ef
+# %% ../nbs/merge.ipynb #6dee740c
 def as_pair(src) -> tuple:
     "(config, state_dict) from a pair, from a dict with 'config' and 'state_dict', or from an adapted model."
     if isinstance(src, nn.Module):
@@ -134,7 +134,7 @@ def adapter_deltas(src, base=None) -> dict:
     "{path: delta_weight()} in float32 and the base weight's own shape, for adapters of any kind."
     return {p: _delta(a) for p, (_, a) in load_adapters_from(src, base).items()}
 
-# %% ../nbs/merge.ipynb #bee68698
+# %% ../nbs/merge.ipynb #4407dd75
 MIN_SV = 1e-6  # kohya's MIN_SV: an update whose largest singular value is below this is treated as zero (rank 1)
 
 def select_rank(S:Tensor,             # singular values, largest first (all of them, or the top ones if `fro2` is given)
@@ -158,7 +158,7 @@ def select_rank(S:Tensor,             # singular values, largest first (all of t
     else: r = 1 + int((S.square().cumsum(0) / (S.square().sum() if fro2 is None else fro2) < dynamic_param ** 2).sum())
     return max(1, min(r, n, rank or n))
 
-# %% ../nbs/merge.ipynb #8321abd5
+# %% ../nbs/merge.ipynb #069f4580
 def svd_factors(M,                    # (out, in) matrix, or a pair (up (out, k), down (k, in)) meaning up @ down
                 rank:int=None,        # the rank (the cap, with a dynamic rule)
                 dynamic:str=None,     # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (see `select_rank`)
@@ -185,7 +185,7 @@ def svd_factors(M,                    # (out, in) matrix, or a pair (up (out, k)
     kept = float((S[:r].square().sum() / fro2).sqrt()) if fro2 > 0 else 1.0
     return B.cpu(), A.cpu(), dict(rank=r, fro_kept=min(kept, 1.0), sv=S.cpu(), method=method)
 
-# %% ../nbs/merge.ipynb #a51d84b0
+# %% ../nbs/merge.ipynb #0f69aca4
 def _check_out(path, layer):
     if _is_conv(layer) and layer.groups != 1: raise ValueError(f"{path}: grouped convolution (groups={layer.groups}) is not supported by the merge tools")
     if not (LoRA.can_adapt(layer) or _is_conv(layer)): raise TypeError(f"{path}: no LoRA/LoCon for {type(layer).__name__}")
@@ -217,7 +217,7 @@ def _result(adapters:dict, report:list) -> dict:
 def _row(path, layer, a, info, **kw):
     return dict(layer=path, kind=a.kind, shape=tuple(layer.weight.shape), **kw, rank=info['rank'], fro_kept=info['fro_kept'])
 
-# %% ../nbs/merge.ipynb #90430f5c
+# %% ../nbs/merge.ipynb #46b0fde8
 def report_table(rows:list) -> str:
     "A plain-text table of the scalar columns of `rows` (list of dicts); floats to 4 significant digits."
     if not rows: return '(no rows)'
@@ -227,7 +227,7 @@ def report_table(rows:list) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return '\n'.join('  '.join(x.ljust(w) for x, w in zip(row, widths)).rstrip() for row in cells)
 
-# %% ../nbs/merge.ipynb #29261ef4
+# %% ../nbs/merge.ipynb #ab56d65c
 def _weight(src, path, what='tuned') -> Tensor:
     "A layer's weight (float32, own shape) from a model or a state dict."
     if isinstance(src, nn.Module):
@@ -267,7 +267,7 @@ def extract_lora(base,                 # the base model, or its state dict
     if not adapters: raise ValueError(f"no layer differs by more than min_diff={min_diff} between base and tuned")
     return _result(adapters, report)
 
-# %% ../nbs/merge.ipynb #153e5734
+# %% ../nbs/merge.ipynb #0efdd1e4
 def shrink_adapters(src,                 # adapters: (config, state_dict), a dict with both, or an adapted model
                     rank:int=4,          # new rank (the cap, with a dynamic rule)
                     conv_rank:int=None,  # new rank for convolutions (default: rank)
@@ -286,7 +286,7 @@ def shrink_adapters(src,                 # adapters: (config, state_dict), a dic
         adapters[p] = new; report.append(_row(p, layer, new, info, old=f'{a.kind} r={a.r}'))
     return _result(adapters, report)
 
-# %% ../nbs/merge.ipynb #0e064d98
+# %% ../nbs/merge.ipynb #7f04274b
 def combine_adapters(sources:list,       # adapters: (config, state_dict) pairs, dicts with both, or adapted models
                      weights:list=None,  # w_i (default all 1)
                      rank:int=None,      # None: exact concatenation (LoRA/LoCon only); else the cap on the new rank
@@ -322,7 +322,7 @@ def combine_adapters(sources:list,       # adapters: (config, state_dict) pairs,
         adapters[p] = new; report.append(_row(p, layer, new, info, parts=len(parts), exact='method' not in info))
     return _result(adapters, report)
 
-# %% ../nbs/merge.ipynb #6881edc5
+# %% ../nbs/merge.ipynb #433d0d1b
 def weighted_deltas(sources:list,       # adapters: (config, state_dict) pairs, dicts with both, or adapted models
                     weights:list=None,  # w_i (default all 1)
                     base=None,          # the model or its state dict (needed for kinds other than LoRA/LoCon)
@@ -361,7 +361,7 @@ def add_deltas(target,             # a model, or a state dict {'<path>.weight': 
         W = target[f'{p}.weight']; out[f'{p}.weight'] = (W.float() + weight * d.float()).to(W.dtype)
     return out
 
-# %% ../nbs/merge.ipynb #6445adb7
+# %% ../nbs/merge.ipynb #e3a2ae02
 def save_adapter_file(src,            # adapters: (config, state_dict), a dict with both, or an adapted model
                       path,           # the .safetensors file to write (atomically, by the core)
                       base=None,      # the model or its state dict (needed for kinds other than LoRA/LoCon)
@@ -376,7 +376,7 @@ def save_adapter_file(src,            # adapters: (config, state_dict), a dict w
         m.add_module(leaf, AdaptedLayer(layer, a.to(dtype) if dtype else a, p))
     save_adapters(root, path)
 
-# %% ../nbs/merge.ipynb #67ad753e
+# %% ../nbs/merge.ipynb #4285e13e
 def analyse_delta(W:Tensor,        # base weight as an (out, in) matrix
                   D:Tensor,        # its update, same shape
                   k:int=8,         # at most this many directions in the per-direction lists
@@ -413,7 +413,7 @@ def analyse_adapters(src,          # adapters: (config, state_dict), a dict with
         rows.append(dict(layer=p, kind=a.kind, r=a.r, **analyse_delta(_view(layer, W), _view(layer, D), k)))
     return rows
 
-# %% ../nbs/merge.ipynb #244c8a1b
+# %% ../nbs/merge.ipynb #d1322f25
 def plot_spectra(rows:list,          # `analyse_adapters` rows (with 'sv')
                  energy:bool=False,  # plot the energy curve instead of the singular values
                  ax=None):           # a matplotlib Axes (default: a new (5, 3) figure)

@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['has_bnb', 'is_4bit', 'dequantize', 'requantize_', 'to_4bit', 'quantize_base', 'merge_drift']
 
-# %% ../nbs/quant.ipynb #600b4d83
+# %% ../nbs/quant.ipynb #8cc7af04
 import torch
 from torch import nn, Tensor
-from .adapters import register_weight_io, find_modules, AdaptedLayer, LoRA
+from .layers import register_weight_io
+from .adapters import find_modules, AdaptedLayer, LoRA
 try: import bitsandbytes as bnb; import bitsandbytes.functional as bnbF
 except ImportError: bnb = bnbF = None
 
-# %% ../nbs/quant.ipynb #225c7102
+# %% ../nbs/quant.ipynb #6fddcfac
 def has_bnb() -> bool:
     "Is bitsandbytes importable?"
     return bnb is not None
@@ -20,7 +21,7 @@ def has_bnb() -> bool:
 def _need_bnb(what:str):
     if bnb is None: raise ImportError(f"relora.quant.{what} needs bitsandbytes>=0.46 (4-bit on CPU): pip install bitsandbytes")
 
-# %% ../nbs/quant.ipynb #d64994aa
+# %% ../nbs/quant.ipynb #5f6fa404
 def is_4bit(layer:nn.Module) -> bool:
     "Is `layer` a bitsandbytes `Linear4bit`?"
     return bnb is not None and isinstance(layer, bnb.nn.Linear4bit)
@@ -46,7 +47,7 @@ def requantize_(layer:nn.Module, # a `Linear4bit`
                                    compress_statistics=p.compress_statistics, quant_storage=p.quant_storage)
     p.data, p.quant_state = codes, new   # codes: (out*in/2, 1) packed pairs
 
-# %% ../nbs/quant.ipynb #f038e185
+# %% ../nbs/quant.ipynb #a8384ba5
 def _get(layer):
     m = getattr(layer, 'weight_master', None)
     return dequantize(layer) if m is None else m.to(layer.weight.device).clone()
@@ -58,7 +59,7 @@ def _set(layer, w):
 
 register_weight_io(is_4bit, _get, _set)
 
-# %% ../nbs/quant.ipynb #270cc9b3
+# %% ../nbs/quant.ipynb #544a6820
 def to_4bit(lin:nn.Linear,          # the float layer
             quant_type:str='nf4',    # 'nf4' or 'fp4'
             blocksize:int=64,        # values per absmax block
@@ -95,7 +96,7 @@ def quantize_base(model:nn.Module,        # the model, changed in place
         setattr(model.get_submodule(parent) if parent else model, child, to_4bit(m, quant_type, blocksize, master_copy, compress_statistics))
     return model
 
-# %% ../nbs/quant.ipynb #019f1e66
+# %% ../nbs/quant.ipynb #a1e859ba
 def merge_drift(master_copy:bool, # keep a float32 master (True) or dequantize-add-requantize (False)
                 resets:int=10,    # ReLoRA resets
                 rel:float=0.05,   # |dW_k| / |W| of each update

@@ -6,7 +6,7 @@
 __all__ = ['TrainConfig', 'lr_lambda', 'ReLoRATrainer', 'effective_weight', 'update_singular_values', 'update_rank',
            'read_checkpoint', 'plot_losses']
 
-# %% ../nbs/train.ipynb #8d6ab67b
+# %% ../nbs/train.ipynb #29b44cc2
 import json, math, os, time
 from dataclasses import dataclass, asdict, field
 import torch
@@ -15,11 +15,13 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
-from .adapters import add_adapters, adapted_layers, find_modules, get_weight, atomic_write
+from .adapters import add_adapters, adapted_layers, find_modules
+from .layers import get_weight
+from .files import atomic_write
 from .relora import merge_and_reinit, reset_optimizer_state, jagged_cosine_lambda
 from .model import estimate_loss
 
-# %% ../nbs/train.ipynb #ba87e0f9
+# %% ../nbs/train.ipynb #512b7f02
 @dataclass
 class TrainConfig:
     "Settings of a run; `steps` counts every optimizer step, warm start included."
@@ -62,7 +64,7 @@ class TrainConfig:
         if self.method == 'relora' and self.reset_every < 2: raise ValueError(f"TrainConfig: reset_every must be >= 2, got {self.reset_every}")
         self.betas = tuple(self.betas)
 
-# %% ../nbs/train.ipynb #e5e5b2d5
+# %% ../nbs/train.ipynb #af6c7898
 def lr_lambda(cfg:TrainConfig):
     "lambda(step) of the run described by `cfg` (the first warm-up, cosine envelope, restarts)."
     W = 0 if cfg.method == 'full' else cfg.warm_start
@@ -73,7 +75,7 @@ def lr_lambda(cfg:TrainConfig):
     rw = min(cfg.restart_warmup, max(1, (R or cfg.steps - W) // 2))
     return jagged_cosine_lambda(cfg.steps, tw, every, rw, cfg.min_lr_ratio, first)
 
-# %% ../nbs/train.ipynb #977db83f
+# %% ../nbs/train.ipynb #0c7e3434
 class ReLoRATrainer:
     "Train `model` on `data` as `cfg` says; `fit()` runs to the end, `save`/`load` checkpoint and resume."
     def __init__(self, model:nn.Module, # a language model: model(x, y) -> (logits, loss)
@@ -124,7 +126,7 @@ class ReLoRATrainer:
         if self.cfg.optimizer_reset == 'none': return 0.0
         return reset_optimizer_state(self.opt, self.adapter_params(), self.cfg.optimizer_reset, self.cfg.prune_ratio)
 
-# %% ../nbs/train.ipynb #3eff374a
+# %% ../nbs/train.ipynb #eae90dd3
 def _micro_loss(self, x, y):
     out = self.model(x, y)
     return out[1] if isinstance(out, tuple) else out
@@ -173,7 +175,7 @@ def _fit(self, until:int|None=None): # stop after this many steps in all (None: 
 
 ReLoRATrainer.train_step, ReLoRATrainer.evaluate, ReLoRATrainer.fit = _train_step, _evaluate, _fit
 
-# %% ../nbs/train.ipynb #cc865c8b
+# %% ../nbs/train.ipynb #6cc9118c
 def effective_weight(layer:nn.Module) -> Tensor:
     "The float32 weight a layer applies: base weight plus its adapter's delta if it has one and is not merged."
     if hasattr(layer, 'adapter') and hasattr(layer, 'base_layer'):
@@ -192,7 +194,7 @@ def update_rank(model:nn.Module, # the trained model
     "Effective rank of each layer's accumulated update W_final - W_warm."
     return {n: int((s > rtol * s[0]).sum()) if s[0] > 0 else 0 for n, s in update_singular_values(model, w_warm).items()}
 
-# %% ../nbs/train.ipynb #6be0aa08
+# %% ../nbs/train.ipynb #d81da8b3
 def _save(self, path): # a directory, created if needed
     "Checkpoint the run to directory `path` (safetensors + JSON, atomically)."
     os.makedirs(path, exist_ok=True)
@@ -245,7 +247,7 @@ def _load(self, path):
 
 ReLoRATrainer.save, ReLoRATrainer.load = _save, _load
 
-# %% ../nbs/train.ipynb #47bf62a1
+# %% ../nbs/train.ipynb #0aab99f3
 def plot_losses(logs:list, # a trainer's `logs`
                 title:str='', smooth:int=20): # moving-average window of the training loss
     "Training loss (moving average), validation loss, and the restarts as vertical lines; returns the figure."
