@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['METHOD_DEFAULTS', 'PRESETS', 'DEFAULTS', 'run_metrics', 'run_cli', 'relora_train']
 
-# %% ../nbs/cli.ipynb #44edc0aa
-import argparse, importlib, json, math, os, sys, time
+# %% ../nbs/cli.ipynb #af51351a
+import argparse, importlib, json, math, os, time
 from dataclasses import asdict
 import torch
 from .adapters import ADAPTER_KINDS
@@ -16,13 +16,13 @@ from .model import GPT, GPTConfig
 from .train import TrainConfig, ReLoRATrainer, plot_losses, update_rank
 import matplotlib.pyplot as plt
 
-# %% ../nbs/cli.ipynb #f6d17a79
+# %% ../nbs/cli.ipynb #d1c0d645
 METHOD_DEFAULTS = dict(full=dict(lr=2e-3), lora=dict(lr=8e-3, adapter_lr=1.6e-2), relora=dict(lr=8e-3, adapter_lr=1.6e-2))
 PRESETS = dict(tiny=GPTConfig.tiny, demo=GPTConfig.demo)
 DEFAULTS = dict(method='relora', adapter='lora', rank=8, steps=600, warm_start=150, reset_every=150,
                 batch_size=8, block_size=128, preset='demo', seed=0)  # a few minutes on 2 cores (demo preset)
 
-# %% ../nbs/cli.ipynb #a855c425
+# %% ../nbs/cli.ipynb #b607ec0b
 def _parser():
     p = argparse.ArgumentParser(prog='relora_train', description="Train a small GPT with full-rank training, LoRA after a warm start, or ReLoRA "
                                 "(Lialin et al., arXiv:2307.05695); writes metrics.json, loss.png and a checkpoint to --out.")
@@ -49,7 +49,7 @@ def _parser():
     p.add_argument('--no-progress', action='store_true', help="no progress bar")
     return p
 
-# %% ../nbs/cli.ipynb #f8e33458
+# %% ../nbs/cli.ipynb #4df3e7f3
 def _load_kind(kind:str, error):
     "Import the module that registers adapter `kind` (if needed); `error(msg)` if it is unavailable."
     if kind not in ADAPTER_KINDS:
@@ -73,7 +73,7 @@ def _config(a, error) -> TrainConfig:
                        rank=a.rank, alpha=a.alpha, batch_size=a.batch_size, block_size=a.block_size, seed=a.seed,
                        eval_batches=a.eval_batches, progress=not a.no_progress, **lrs)
 
-# %% ../nbs/cli.ipynb #2ceb1847
+# %% ../nbs/cli.ipynb #01f26741
 def run_metrics(tr:ReLoRATrainer, val_loss:float, wall_s:float) -> dict:
     "The metrics.json dict of a finished trainer."
     c, ps = tr.cfg, {id(p): p for p in tr.model.parameters()}.values()
@@ -91,7 +91,7 @@ def _write_json(path, obj):
         with open(tmp, 'w') as f: json.dump(obj, f, indent=1)
     atomic_write(path, write)
 
-# %% ../nbs/cli.ipynb #adca201c
+# %% ../nbs/cli.ipynb #ab32723b
 def run_cli(argv:list|None=None) -> dict: # command-line arguments (None: sys.argv[1:])
     "Do what `relora_train` does and return the metrics dict."
     p = _parser(); a = p.parse_args(argv)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FORMAT', 'atomic_write', 'save_adapters', 'read_adapter_file', 'load_adapter_state_dict', 'load_adapters']
 
-# %% ../nbs/files.ipynb #9c042ef3
+# %% ../nbs/files.ipynb #959c8161
 import json, os, tempfile
 from collections import defaultdict
 import torch
@@ -14,9 +14,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict, adapter_kind, freeze_except_adapters, _attach
 
-# %% ../nbs/files.ipynb #231213e3
-FORMAT = 'relora-adapters/1'
-
+# %% ../nbs/files.ipynb #c2d405e5
 def atomic_write(path,  # the file to (re)write
                  write): # write(tmp_path): writes the whole content to tmp_path
     "Write a file all or nothing: `write` fills a temporary file next to `path`, which then replaces `path`."
@@ -27,7 +25,28 @@ def atomic_write(path,  # the file to (re)write
         if os.path.exists(tmp): os.remove(tmp)
         raise
 
-def _atomic_save(tensors:dict, path, metadata:dict): atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+def _refuse_pickle(path):
+    "Refuse a zip (torch.save) or protocol-2+ pickle; a safetensors file (8-byte header length, then '{') passes."
+    with open(path, 'rb') as f: head = f.read(9)
+    if head[8:9] == b'{': return     # safetensors; its header length may well start with 0x80 or 'PK'
+    if head[:4] == b'PK\x03\x04' or (head[:1] == b'\x80' and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05')):
+        raise ValueError(f"{path}: a pickle/torch.save file; relora never unpickles (convert it to safetensors where you trust it)")
+
+def _read_safetensors(path, tensors:bool=True) -> tuple:
+    "(metadata, {key: tensor}) of a safetensors file (only its keys, as {key: None}, if not `tensors`)."
+    path = os.fspath(path)
+    if not os.path.isfile(path): raise FileNotFoundError(f"{path}: no such adapter file")
+    _refuse_pickle(path)
+    try:
+        with safe_open(path, framework='pt') as f:
+            return f.metadata() or {}, {k: f.get_tensor(k) if tensors else None for k in f.keys()}
+    except Exception as e: raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+
+def _save_tensors(tensors:dict, path, metadata:dict):
+    atomic_write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, tmp, metadata=metadata))
+
+# %% ../nbs/files.ipynb #2ef07931
+FORMAT = 'relora-adapters/1'
 
 def save_adapters(model:nn.Module,      # an adapted model
                   path,                 # the .safetensors file (or PEFT directory) to write
@@ -47,26 +66,17 @@ def save_adapters(model:nn.Module,      # an adapted model
     first = next(iter(cfg.values()))
     meta = dict(format=FORMAT, config=json.dumps(cfg), aliases=json.dumps(aliases), targets=json.dumps(list(cfg)),
                 kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
-    _atomic_save(tensors, path, meta)
+    _save_tensors(tensors, path, meta)
 
-# %% ../nbs/files.ipynb #6205958c
+# %% ../nbs/files.ipynb #bfa4ee9d
 def read_adapter_file(path) -> tuple:
     "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
-    path = os.fspath(path)
-    if not os.path.isfile(path): raise FileNotFoundError(f"{path}: no such adapter file")
-    with open(path, 'rb') as f: head = f.read(9)
-    n = int.from_bytes(head[:8], 'little') if len(head) == 9 else -1   # safetensors: u64 header size, then '{'
-    if not (0 < n <= os.path.getsize(path) - 8 and head[8:9] == b'{') and (head[:2] == b'PK' or head[:1] == b'\x80'):
-        raise ValueError(f"{path}: looks like a pickle/torch.save file; relora never unpickles, use safetensors")
-    try:
-        with safe_open(path, framework='pt') as f:
-            meta, sd = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e: raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+    meta, sd = _read_safetensors(path)
     if meta.get('format') != FORMAT: raise ValueError(f"{path}: not a relora adapter file (metadata format={meta.get('format')!r})")
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
-# %% ../nbs/files.ipynb #dce7d717
+# %% ../nbs/files.ipynb #d850f3ac
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -119,9 +129,8 @@ def load_adapter_state_dict(model:nn.Module, # the model to fill (with or withou
     return model
 
 def _is_relora_file(path) -> bool:
-    try:
-        with safe_open(os.fspath(path), framework='pt') as f: return (f.metadata() or {}).get('format') == FORMAT
-    except Exception: return False
+    try: return _read_safetensors(path, tensors=False)[0].get('format') == FORMAT
+    except (OSError, ValueError): return False
 
 def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
                   path,              # a file written by `save_adapters` (or a PEFT directory, a kohya/LyCORIS file)
