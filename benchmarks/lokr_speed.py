@@ -3,7 +3,8 @@
 Three ways to run `y = x (W + delta_W)^T + b` with W frozen, delta_W = s * kron(W1, W2a @ W2b), input x requiring grad
 (as inside a network), timed for forward + backward:
 
-- kron:   base(x) + s * W1 X W2^T per token (`LoKr.forward`, what `AdaptedLayer` runs): delta_W is never built;
+- kron:   x W^T + b + s * W1 X W2^T per token (`LoKr.adapted_forward`, what `AdaptedLayer` runs: `KronLinearFn` for a
+          plain Linear, one autograd node): delta_W is never built;
 - fold:   F.linear(x, W + delta_W, b): delta_W built, one GEMM forward, but backward needs the gradient of W + delta_W
           (a second full GEMM);
 - sep:    base(x) + F.linear(x, delta_W): delta_W built and applied as a second GEMM (PEFT's LoKr forward).
