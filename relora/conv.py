@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['LoCon']
 
-# %% ../nbs/conv.ipynb #963d4bb7
+# %% ../nbs/conv.ipynb #73781fa7
 import math
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import nn
 from .adapters import Adapter, register_adapter
 from .layers import conv_args, factor_kw
 
-# %% ../nbs/conv.ipynb #c0ba2ff1
+# %% ../nbs/conv.ipynb #215244e4
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string
@@ -22,7 +22,7 @@ def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) o
     "`v` on `axes` and `fill` on the other spatial axes; a padding string ('same', 'valid') is kept as is."
     return v if isinstance(v, str) else tuple(x if i in axes else fill for i, x in enumerate(v))
 
-# %% ../nbs/conv.ipynb #e7690155
+# %% ../nbs/conv.ipynb #abedfb7d
 @register_adapter
 class LoCon(Adapter):
     "LoRA for nn.Conv1d/2d/3d: conv (in -> r, base kernel) then 1x1 conv (r -> out) (LyCORIS, arXiv:2309.14859)."
