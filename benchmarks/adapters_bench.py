@@ -8,6 +8,7 @@ variant runs one training step, forward + backward (dL/dy random):
 - relora-*:       `AdaptedLayer(lin, kind)` for relora's lora, loha, lokr, lotr;
 - peft-*:         PEFT's LoRA, LoHa, LoKr layers (if peft is installed);
 - lycoris-*:      LyCORIS's LoCon (lora), LoHa, LoKr modules in their default mode (if lycoris is installed).
+  (`pip install -e ".[bench]"` installs both peers, the versions the tests compare against.)
 
 Then merged inference: each relora adapter merged into its own copy of the layer, forward only (no grad), against the
 plain layer's forward.
