@@ -6,12 +6,12 @@
 __all__ = ['linear_dims', 'conv_args', 'conv_op', 'register_weight_io', 'get_weight', 'set_weight', 'add_to_weight', 'factor_kw',
            'fusable_weight']
 
-# %% ../nbs/layers.ipynb #f7f53f88
+# %% ../nbs/layers.ipynb #dec11589
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
-# %% ../nbs/layers.ipynb #2a231049
+# %% ../nbs/layers.ipynb #825d608d
 def linear_dims(m:nn.Module, # a layer
                ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
     "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
@@ -20,7 +20,7 @@ def linear_dims(m:nn.Module, # a layer
         return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
     return None
 
-# %% ../nbs/layers.ipynb #cd1d7167
+# %% ../nbs/layers.ipynb #073b6c20
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
@@ -36,7 +36,7 @@ def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
     if c['pad'] is not None: x = F.pad(x, c['pad'], mode=c['mode'])
     return c['fn'](x, w, bias, c['stride'], c['padding'], c['dilation'], c['groups'])
 
-# %% ../nbs/layers.ipynb #6626c3f9
+# %% ../nbs/layers.ipynb #6aba6dea
 _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a plain float Parameter
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
@@ -64,10 +64,15 @@ def add_to_weight(layer:nn.Module, d:Tensor, alpha:float=1.):
         with torch.no_grad(): w.add_(d, alpha=alpha)
     else: set_weight(layer, get_weight(layer).add(d, alpha=alpha))
 
-# %% ../nbs/layers.ipynb #278aec55
+# %% ../nbs/layers.ipynb #cb0c501a
 def factor_kw(w:Tensor) -> dict:
     "Where an adapter's factors live: the base weight's device and dtype (float32 when the weight is quantized)."
     return dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
+
+def _hooked(m:nn.Module) -> bool:
+    "Would calling `m` run forward hooks (its own, or global ones)?"
+    g = nn.modules.module
+    return bool(m._forward_hooks or m._forward_pre_hooks or g._global_forward_hooks or g._global_forward_pre_hooks)
 
 def _autocast_on(x:Tensor) -> bool:
     try: return torch.is_autocast_enabled(x.device.type)             # torch >= 2.4
@@ -80,7 +85,7 @@ def fusable_weight(base:nn.Module, # the base layer
     "The (out, in) weight of a plain `nn.Linear` / GPT-2 `Conv1D` when a fused adapter step may replace `base(x)`; else None."
     W = getattr(base, 'weight', None)
     if (args or kw or W is None or not x.is_floating_point() or not (x.dtype == W.dtype == dtype)
-        or (base.bias is not None and base.bias.dtype != W.dtype) or base._forward_hooks or base._forward_pre_hooks
+        or (base.bias is not None and base.bias.dtype != W.dtype) or _hooked(base)
         or _autocast_on(x)): return None
     if type(base) is nn.Linear: return W
     if type(base).__name__ == 'Conv1D' and linear_dims(base) is not None: return W.T   # (in, out) stored: view it as (out, in)
