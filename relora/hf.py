@@ -5,12 +5,11 @@
 # %% auto #0
 __all__ = ['HFCausalLM']
 
-# %% ../nbs/hf.ipynb #88865f87
-import torch
+# %% ../nbs/hf.ipynb #1b73d6d3
 import torch.nn.functional as F
 from torch import nn, Tensor
 
-# %% ../nbs/hf.ipynb #b6dc0001
+# %% ../nbs/hf.ipynb #1433740e
 class HFCausalLM(nn.Module):
     "A Hugging Face causal LM (`LlamaForCausalLM`, `GPT2LMHeadModel`, ...) as relora's `model(idx, targets) -> (logits, loss)`."
     def __init__(self, lm:nn.Module): # the causal LM: lm(input_ids=...) returns an output with `.logits`
