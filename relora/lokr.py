@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['factorization', 'KronLinearFn', 'LoKr']
 
-# %% ../nbs/lokr.ipynb #bd10dcd8
+# %% ../nbs/lokr.ipynb #03cb97d3
 import math
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import nn, Tensor
 from .adapters import Adapter, register_adapter
 from .layers import linear_dims, conv_args, conv_op, factor_kw, fusable_weight
 
-# %% ../nbs/lokr.ipynb #0228c69e
+# %% ../nbs/lokr.ipynb #73932cfa
 def factorization(dim:int,       # the dimension to split (out_features or in_features)
                   factor:int=-1, # -1: the most balanced pair; f > 0: (f, dim/f) if f divides dim, else f bounds the smaller factor
                  ) -> tuple:     # (m, n) with m * n == dim and m <= n
@@ -29,7 +29,7 @@ def factorization(dim:int,       # the dimension to split (out_features or in_fe
         if dim % k == 0: m, n = k, dim // k
     return min(m, n), max(m, n)
 
-# %% ../nbs/lokr.ipynb #ee0e8210
+# %% ../nbs/lokr.ipynb #22e547b4
 class KronLinearFn(torch.autograd.Function):
     "y = x W^T + b + (K1 X K2^T per token, X = x viewed (b, d)): a linear layer plus a Kronecker correction in one autograd node."
     @staticmethod
@@ -62,7 +62,7 @@ class KronLinearFn(torch.autograd.Function):
         gb = g.sum(0) if nb else None
         return gx, gW, gb, g1, g2
 
-# %% ../nbs/lokr.ipynb #8351e507
+# %% ../nbs/lokr.ipynb #a16ab35e
 @register_adapter
 class LoKr(Adapter):
     "Kronecker adapter: delta_W = s * kron(W1, W2), W1 (a, b), W2 (c, d) or W2a @ W2b (KronA arXiv:2212.10650, LyCORIS arXiv:2309.14859)."
