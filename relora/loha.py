@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['HadaWeight', 'hada_weight', 'HadaLinearFn', 'LoHa']
 
-# %% ../nbs/loha.ipynb #80676e4b
+# %% ../nbs/loha.ipynb #f177a001
 import math
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from torch.autograd.function import once_differentiable
 from .adapters import Adapter, register_adapter
 from .layers import linear_dims, conv_args, conv_op, factor_kw, fusable_weight
 
-# %% ../nbs/loha.ipynb #a0c78a4b
+# %% ../nbs/loha.ipynb #5b5d804c
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
     "P = a @ b; or, with a Tucker core t (r, r, *k): P[p, q, ...] = sum_ij t[i, j, ...] a[i, p] b[j, q]."
     if t is None: return a @ b                                  # (out, r) @ (r, in) -> (out, in)
@@ -30,7 +30,7 @@ def _rebuild_grads(h:Tensor, a:Tensor, b:Tensor, t:Tensor=None) -> tuple:
             torch.einsum('pq...,pj...->jq', h, ta),             # d/db (r, in)
             torch.einsum('ip,pj...->ij...', a, hb))             # d/dt (r, r, *k)
 
-# %% ../nbs/loha.ipynb #1916d02a
+# %% ../nbs/loha.ipynb #c464e003
 class HadaWeight(torch.autograd.Function):
     "delta_W = s * P1 * P2 from the factors, saving only the factors for backward (P1, P2 are rebuilt there)."
     @staticmethod
@@ -59,7 +59,7 @@ def hada_weight(w1a:Tensor, # (out, r), or (r, out) with cores
     "s * (w1a @ w1b) * (w2a @ w2b) (or its Tucker form), through `HadaWeight`."
     return HadaWeight.apply(s, w1a, w1b, w2a, w2b, t1, t2)
 
-# %% ../nbs/loha.ipynb #d60a88a7
+# %% ../nbs/loha.ipynb #3b0aaf18
 def _khatri_rao(w1a:Tensor, w1b:Tensor, w2a:Tensor, w2b:Tensor) -> tuple:
     "U (out, r^2) and Vt (r^2, in) with U @ Vt == (w1a @ w1b) * (w2a @ w2b): the Hadamard product as one product of rank r^2."
     (fout, r), fin = w1a.shape, w1b.shape[1]
@@ -97,7 +97,7 @@ class HadaLinearFn(torch.autograd.Function):
             g1b, g2b = (gV * w2b.unsqueeze(0)).sum(1), (gV * w1b.unsqueeze(1)).sum(0)   # (r, in) each
         return gx, gW, gb, g1a, g1b, g2a, g2b, None
 
-# %% ../nbs/loha.ipynb #9ae671a5
+# %% ../nbs/loha.ipynb #ff88ce11
 @register_adapter
 class LoHa(Adapter):
     "Hadamard-product adapter: delta_W = s * (w1_a @ w1_b) * (w2_a @ w2_b) (FedPara arXiv:2108.06098, LyCORIS arXiv:2309.14859)."
