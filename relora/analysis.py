@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['analyse_delta', 'analyse_adapters', 'plot_spectra']
 
-# %% ../nbs/analysis.ipynb #ac4c80cc
+# %% ../nbs/analysis.ipynb #20a4ca93
 import math
 import torch
 from torch import nn, Tensor
 from .adapters import adapted_layers
-from .merge import materialize_adapters, _delta, _weight, _view
+from .deltas import materialize_adapters, _delta, _view
+from .merge import _weight
 
-# %% ../nbs/analysis.ipynb #4ca657a5
+# %% ../nbs/analysis.ipynb #af566f0c
 def analyse_delta(W:Tensor,        # base weight as an (out, in) matrix
                   D:Tensor,        # its update, same shape
                   k:int=8,         # at most this many directions in the per-direction lists
@@ -49,7 +50,7 @@ def analyse_adapters(src,          # adapters: (config, state_dict), a dict with
         rows.append(dict(layer=p, kind=a.kind, r=a.r, **analyse_delta(_view(layer, W), _view(layer, D), k)))
     return rows
 
-# %% ../nbs/analysis.ipynb #34fbabb7
+# %% ../nbs/analysis.ipynb #965eb347
 def plot_spectra(rows:list,          # `analyse_adapters` rows (with 'sv')
                  energy:bool=False,  # plot the energy curve instead of the singular values
                  ax=None):           # a matplotlib Axes (default: a new (5, 3) figure)

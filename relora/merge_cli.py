@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PRECISIONS', 'read_weights', 'save_weights', 'relora_extract', 'relora_resize', 'relora_merge']
 
-# %% ../nbs/merge_cli.ipynb #ebda5caa
+# %% ../nbs/merge_cli.ipynb #567ab23a
 import argparse, importlib, os
 import torch
 from safetensors import safe_open
@@ -14,7 +14,7 @@ from .files import read_adapter_file, atomic_write
 from .merge import (
     add_deltas, combine_adapters, extract_lora, report_table, save_adapter_file, shrink_adapters, weighted_deltas)
 
-# %% ../nbs/merge_cli.ipynb #dd0fa938
+# %% ../nbs/merge_cli.ipynb #1b867709
 def read_weights(path) -> tuple: # (state dict, metadata)
     "A model's weights from a .safetensors file; a pickle is refused (relora never unpickles)."
     path = os.fspath(path)
@@ -30,7 +30,7 @@ def save_weights(sd:dict, path, metadata:dict=None):
     "Write a state dict to a .safetensors file atomically (temp file in the same folder, then rename)."
     atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in sd.items()}, tmp, metadata=metadata))
 
-# %% ../nbs/merge_cli.ipynb #edad0170
+# %% ../nbs/merge_cli.ipynb #4c00d83f
 PRECISIONS = {'float': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 def _flag(p, *names, **kw):
@@ -83,7 +83,7 @@ def _done(prog, args, report):
     print(f"{prog}: {len(rows)} layers, rank {min(r['rank'] for r in rows)}-{max(r['rank'] for r in rows)}, "
           f"Frobenius norm kept: mean {sum(fro) / len(fro):.2%}, min {min(fro):.2%}; saved to {args.out}")
 
-# %% ../nbs/merge_cli.ipynb #7f0075aa
+# %% ../nbs/merge_cli.ipynb #1c8d9321
 def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[1:])
     "Console script: a LoRA/LoCon adapter file from the difference of two models' weights (.safetensors)."
     p = argparse.ArgumentParser(prog='relora_extract', description="Extract a LoRA (a LoCon for convolutions) from the difference of two models' weights, "
@@ -102,7 +102,7 @@ def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[
         _done('relora_extract', a, res['report'])
     _run(p, argv, body, rank=8)
 
-# %% ../nbs/merge_cli.ipynb #58946034
+# %% ../nbs/merge_cli.ipynb #6aaafd07
 def relora_resize(argv:list=None): # command-line arguments (default: sys.argv[1:])
     "Console script: an adapter file of any kind resized to a smaller LoRA/LoCon, keeping each layer's scale."
     p = argparse.ArgumentParser(prog='relora_resize', description="Resize the adapters of a relora adapter file (any kind) to LoRA/LoCon of a lower rank, "
@@ -118,7 +118,7 @@ def relora_resize(argv:list=None): # command-line arguments (default: sys.argv[1
         _done('relora_resize', a, res['report'])
     _run(p, argv, body, rank=4)
 
-# %% ../nbs/merge_cli.ipynb #cb3a6eba
+# %% ../nbs/merge_cli.ipynb #94d5ab07
 def relora_merge(argv:list=None): # command-line arguments (default: sys.argv[1:])
     "Console script: several adapter files combined into one adapter file, or merged into a model's weights."
     p = argparse.ArgumentParser(prog='relora_merge', description="Combine relora adapter files of one model into one adapter (exact concatenation of "
