@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PRECISIONS', 'read_weights', 'save_weights', 'relora_extract', 'relora_resize', 'relora_merge']
 
-# %% ../nbs/merge_cli.ipynb #567ab23a
+# %% ../nbs/merge_cli.ipynb #c153d186
 import argparse, importlib, os
 import torch
 from safetensors import safe_open
@@ -14,7 +14,7 @@ from .files import read_adapter_file, atomic_write
 from .merge import (
     add_deltas, combine_adapters, extract_lora, report_table, save_adapter_file, shrink_adapters, weighted_deltas)
 
-# %% ../nbs/merge_cli.ipynb #1b867709
+# %% ../nbs/merge_cli.ipynb #996a97d6
 def read_weights(path) -> tuple: # (state dict, metadata)
     "A model's weights from a .safetensors file; a pickle is refused (relora never unpickles)."
     path = os.fspath(path)
@@ -30,7 +30,7 @@ def save_weights(sd:dict, path, metadata:dict=None):
     "Write a state dict to a .safetensors file atomically (temp file in the same folder, then rename)."
     atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in sd.items()}, tmp, metadata=metadata))
 
-# %% ../nbs/merge_cli.ipynb #4c00d83f
+# %% ../nbs/merge_cli.ipynb #58fbb556
 PRECISIONS = {'float': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 def _flag(p, *names, **kw):
@@ -75,7 +75,10 @@ def _svd_kw(args):
     return dict(rank=args.rank, conv_rank=args.conv_rank, dynamic=args.dynamic, dynamic_param=args.dynamic_param,
                 progress=not args.quiet, niter=args.niter, device=args.device)
 
-def _done(prog, args, report):
+def _save_and_report(prog, args, res):
+    "Write the adapters `res` to args.out in args.save_precision, then print what was written."
+    save_adapter_file(res, args.out, dtype=PRECISIONS.get(args.save_precision))
+    report = res['report']
     rows = [r for r in report if 'rank' in r]
     if args.verbose: print(report_table(report))
     if not rows: return print(f"{prog}: no layer written; saved to {args.out}")
@@ -83,7 +86,7 @@ def _done(prog, args, report):
     print(f"{prog}: {len(rows)} layers, rank {min(r['rank'] for r in rows)}-{max(r['rank'] for r in rows)}, "
           f"Frobenius norm kept: mean {sum(fro) / len(fro):.2%}, min {min(fro):.2%}; saved to {args.out}")
 
-# %% ../nbs/merge_cli.ipynb #1c8d9321
+# %% ../nbs/merge_cli.ipynb #436c738f
 def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[1:])
     "Console script: a LoRA/LoCon adapter file from the difference of two models' weights (.safetensors)."
     p = argparse.ArgumentParser(prog='relora_extract', description="Extract a LoRA (a LoCon for convolutions) from the difference of two models' weights, "
@@ -98,11 +101,10 @@ def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[
     def body(a):
         base, tuned = read_weights(a.base)[0], read_weights(a.tuned)[0]
         res = extract_lora(base, tuned, targets=a.targets, exclude=a.exclude, min_diff=a.min_diff, **_svd_kw(a))
-        save_adapter_file(res, a.out, dtype=PRECISIONS.get(a.save_precision))
-        _done('relora_extract', a, res['report'])
+        _save_and_report('relora_extract', a, res)
     _run(p, argv, body, rank=8)
 
-# %% ../nbs/merge_cli.ipynb #6aaafd07
+# %% ../nbs/merge_cli.ipynb #153c5222
 def relora_resize(argv:list=None): # command-line arguments (default: sys.argv[1:])
     "Console script: an adapter file of any kind resized to a smaller LoRA/LoCon, keeping each layer's scale."
     p = argparse.ArgumentParser(prog='relora_resize', description="Resize the adapters of a relora adapter file (any kind) to LoRA/LoCon of a lower rank, "
@@ -114,11 +116,10 @@ def relora_resize(argv:list=None): # command-line arguments (default: sys.argv[1
         src = read_adapter_file(a.model)
         base = read_weights(a.base)[0] if a.base else None
         res = shrink_adapters(src, base=base, **_svd_kw(a))
-        save_adapter_file(res, a.out, dtype=PRECISIONS.get(a.save_precision))
-        _done('relora_resize', a, res['report'])
+        _save_and_report('relora_resize', a, res)
     _run(p, argv, body, rank=4)
 
-# %% ../nbs/merge_cli.ipynb #94d5ab07
+# %% ../nbs/merge_cli.ipynb #6b9acd14
 def relora_merge(argv:list=None): # command-line arguments (default: sys.argv[1:])
     "Console script: several adapter files combined into one adapter file, or merged into a model's weights."
     p = argparse.ArgumentParser(prog='relora_merge', description="Combine relora adapter files of one model into one adapter (exact concatenation of "
@@ -141,6 +142,5 @@ def relora_merge(argv:list=None): # command-line arguments (default: sys.argv[1:
         else:
             base = read_weights(a.base)[0] if a.base else None
             res = combine_adapters(srcs, a.ratios, base=base, **_svd_kw(a))
-            save_adapter_file(res, a.out, dtype=PRECISIONS.get(a.save_precision))
-            _done('relora_merge', a, res['report'])
+            _save_and_report('relora_merge', a, res)
     _run(p, argv, body)
