@@ -15,22 +15,23 @@ from .layers import linear_dims
 from .conv import LoCon  # LoCon is the LoRA of nn.Conv1d/2d/3d
 
 # %% ../nbs/deltas.ipynb #3801ebd4
-def stand_in(shape,                # the base weight's shape: (out, in) linear, (num, dim) embedding, (out, in, *k) conv
+def stand_in(shape,                # the base weight's shape: (d,) norm, (out, in) linear, (num, dim) embedding, (out, in, *k) conv
              embedding:bool=False, # an nn.Embedding table rather than an nn.Linear weight
             ) -> nn.Module:
     "A storage-less layer (meta device) whose weight has `shape`, to build adapters on without the model."
     shape = tuple(shape)
     if embedding: return nn.Embedding(*shape, device='meta')
+    if len(shape) == 1: return nn.LayerNorm(shape[0], bias=False, device='meta')   # a norm's scale vector
     if len(shape) == 2: return nn.Linear(shape[1], shape[0], bias=False, device='meta')
     if len(shape) in (3, 4, 5): return getattr(nn, f'Conv{len(shape) - 2}d')(shape[1], shape[0], shape[2:], bias=False, device='meta')
     raise ValueError(f"no layer has a weight of shape {shape}")
 
 def stand_in_model(weights:dict, # a model's state dict {'<path>.weight': tensor, ...}
                   ) -> nn.Module:
-    "A module tree with a stand-in layer at every path whose `.weight` is a float tensor of 2 to 5 dims (a model-free model)."
+    "A module tree with a stand-in layer at every path whose `.weight` is a float tensor of 1 to 5 dims (a model-free model)."
     root = nn.Module()
     for k, w in weights.items():
-        if not k.endswith('.weight') or not w.is_floating_point() or not 2 <= w.dim() <= 5: continue
+        if not k.endswith('.weight') or not w.is_floating_point() or not 1 <= w.dim() <= 5: continue
         *parents, leaf = k[:-len('.weight')].split('.')
         m = root
         for p in parents:
@@ -50,11 +51,12 @@ def as_pair(src) -> tuple:
     raise TypeError(f"expected (config, state_dict), a dict with 'config' and 'state_dict', or an adapted model; got {type(src).__name__}")
 
 def _shape_from_factors(path, c, sd):
-    "The base weight's shape (and whether it is an embedding) from a LoRA's or LoCon's factors."
+    "The base weight's shape (and whether it is an embedding) from a LoRA's or LoCon's factors, or a Full's diff."
     try:
         if c['kind'] == 'lora' and f'{path}.lora_embedding_A' in sd:
             return (sd[f'{path}.lora_embedding_A'].shape[1], sd[f'{path}.lora_embedding_B'].shape[0]), True
         if c['kind'] == 'lora': return (sd[f'{path}.lora_B'].shape[0], sd[f'{path}.lora_A'].shape[1]), False
+        if c['kind'] == 'full': return tuple(sd[f'{path}.diff'].shape), False
         if c['kind'] == 'locon' and c.get('reshape', 'flat') == 'flat' and not c.get('tucker'):
             return (sd[f'{path}.lora_up'].shape[0], *sd[f'{path}.lora_down'].shape[1:]), False
     except KeyError as e: raise ValueError(f"{path}: tensor {e.args[0]} missing from the state dict") from None

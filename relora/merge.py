@@ -10,9 +10,10 @@ __all__ = ['MIN_SV', 'select_rank', 'svd_factors', 'lora_from_delta', 'report_ta
 import torch
 from torch import nn, Tensor
 from tqdm import tqdm
-from .adapters import AdaptedLayer, LoRA, adapter_kind, find_modules
+from .adapters import AdaptedLayer, LoRA, adapted_layers, adapter_kind, find_modules
 from .layers import get_weight, set_weight
 from .files import save_adapters
+from .full import Full
 from .deltas import stand_in_model, materialize_adapters, _materialize, _view, _delta, _pair, _is_conv
 
 # %% ../nbs/merge.ipynb #3e762734
@@ -118,34 +119,84 @@ def _weight(src, path, what='tuned') -> Tensor:
     if f'{path}.weight' not in src: raise ValueError(f"{path}.weight: missing from the {what} weights")
     return src[f'{path}.weight'].float()
 
+def _tensors(src, what) -> dict:
+    "Every tensor of a plain model (its state dict, tied tensors under each name) or of a state dict."
+    if not isinstance(src, nn.Module): return src
+    if adapted_layers(src): raise ValueError(f"the {what} model has adapters: fold them in first (remove_adapters(model, merge=True))")
+    return src.state_dict()
+
+def _ties(sd) -> dict:
+    "{key: the first key holding the same tensor} for the later keys of a tie (a tied embedding and head)."
+    first, out = {}, {}
+    for k, v in sd.items():
+        if v.numel() == 0: continue
+        at = (v.device, v.data_ptr(), tuple(v.shape), v.stride())
+        if at in first: out[k] = first[at]
+        else: first[at] = k
+    return out
+
+def _why_not(k, layer, found, keep_diffs):
+    "Why the changed tensor `k` gets no adapter (None: a Full adapter can store it)."
+    if not k.endswith('.weight') or layer is None: return 'not a layer weight: adapters change weights only'
+    p, kind = k[:-len('.weight')], type(layer).__name__
+    if keep_diffs and Full.can_adapt(layer): return None
+    why = 'not in targets/excluded' if p not in found else f'no LoRA for {kind}' + (f' (groups={layer.groups})' if _is_conv(layer) else '')
+    return why + ('; keep_diffs stores it whole' if Full.can_adapt(layer) else '')
+
+def _new_full(layer, D):
+    a = Full(layer); _materialize([a])
+    with torch.no_grad(): a.diff.copy_(D)
+    return a
+
 def extract_lora(base,                 # the base model, or its state dict
                  tuned,                # the fine-tuned model (same architecture), or its state dict
                  rank:int=8,           # rank (the cap, with a dynamic rule)
                  conv_rank:int=None,   # rank for convolutions (default: rank)
                  dynamic:str=None,     # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (see `select_rank`)
                  dynamic_param:float=None,
-                 targets=None,         # layers to extract (core patterns/types; default: all LoRA/LoCon can adapt)
-                 exclude=None,         # patterns/types to leave out
-                 min_diff:float=0.,    # leave out layers whose max |delta W| is at most this
-                 progress:bool=False,  # tqdm bar over layers
+                 targets=None,         # layers to extract as LoRA/LoCon (core patterns/types; default: every one they can adapt)
+                 exclude=None,         # patterns/types to leave out of the low-rank extraction
+                 min_diff:float=0.,    # leave out tensors whose max |delta| is at most this
+                 keep_diffs:bool=False, # store every other changed weight whole, as a `Full` adapter (not tied ones)
+                 progress:bool=False,  # tqdm bar over tensors
                  **svd_kw) -> dict:    # niter, lowrank_above, device; returns {'config', 'state_dict', 'report'}
-    "A LoRA/LoCon adapter per layer approximating W_tuned - W_base, by truncated SVD."
+    "An adapter per changed weight: LoRA/LoCon by truncated SVD of W_tuned - W_base, or Full; every changed tensor reported."
     if isinstance(base, nn.Module) != isinstance(tuned, nn.Module): raise TypeError("base and tuned must both be models or both be state dicts")
+    sd0, sd1 = _tensors(base, 'base'), _tensors(tuned, 'tuned')
+    for k in sorted(set(sd0) ^ set(sd1)): raise ValueError(f"{k}: missing from the {'tuned' if k in sd0 else 'base'} weights")
     tree = base if isinstance(base, nn.Module) else stand_in_model(base)
+    modules = dict(tree.named_modules())
     found = find_modules(tree, nn.Module if targets is None else targets, exclude)
-    layers = {p: m for p, m in found.items() if LoRA.can_adapt(m) or _is_conv(m)}
-    if not layers: raise ValueError(f"no layer that LoRA/LoCon can adapt among {sorted(found)[:10]}")
+    ties = {**_ties(sd0), **_ties(sd1)}
+    partners = {k: [j for j in ties if ties[j] == k] + ([ties[k]] if k in ties else []) for k in sd0}
     adapters, report = {}, []
-    for p, layer in tqdm(layers.items(), desc='extract', unit='layer', disable=not progress):
-        W0, W1 = get_weight(layer) if isinstance(base, nn.Module) else base[f'{p}.weight'].float(), _weight(tuned, p)
-        if W0.shape != W1.shape: raise ValueError(f"{p}: weight shape {tuple(W0.shape)} in base, {tuple(W1.shape)} in tuned")
-        D = W1 - W0
-        if D.abs().max() <= min_diff: continue
-        if _is_conv(layer) and layer.groups != 1: report.append(dict(layer=p, kind='skipped: grouped conv')); continue
-        a, info = lora_from_delta(layer, D, path=p, rank=conv_rank or rank if _is_conv(layer) else rank,
-                                  dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
-        adapters[p] = a; report.append(_row(p, layer, a, info))
-    if not adapters: raise ValueError(f"no layer differs by more than min_diff={min_diff} between base and tuned")
+    for k in tqdm(sd0, desc='extract', unit='tensor', disable=not progress):
+        if k in ties: continue                                        # reported with the first key of its tie
+        t0, t1 = sd0[k], sd1[k]
+        if t0.shape != t1.shape:
+            name = f"{k[:-len('.weight')]}: weight" if k.endswith('.weight') else f"{k}:"
+            raise ValueError(f"{name} shape {tuple(t0.shape)} in base, {tuple(t1.shape)} in tuned")
+        if not t0.is_floating_point():
+            if not torch.equal(t0, t1): report.append(dict(tensor=k, kind='not stored', shape=tuple(t0.shape), note='not a float tensor'))
+            continue
+        D = t1.float() - t0.float()
+        if not D.any(): continue
+        row = dict(tensor=k, kind='not stored', shape=tuple(t0.shape), change=float(D.norm() / t0.float().norm()), delta=float(D.norm()),
+                   rank=None, fro_kept=None, note=None)
+        p = k[:-len('.weight')]; layer = modules.get(p) if k.endswith('.weight') else None
+        if D.abs().max() <= min_diff: row['note'] = f'max |delta| <= min_diff={min_diff}'
+        elif partners[k]: row['note'] = f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, on both merged"
+        elif p in found and (LoRA.can_adapt(layer) or _is_conv(layer) and layer.groups == 1):
+            a, info = lora_from_delta(layer, D, path=p, rank=conv_rank or rank if _is_conv(layer) else rank,
+                                      dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
+            adapters[p] = a; row.update(kind=a.kind, rank=info['rank'], fro_kept=info['fro_kept'])
+        elif (why := _why_not(k, layer, found, keep_diffs)) is None: adapters[p] = _new_full(layer, D); row.update(kind='full', fro_kept=1.0)
+        else: row['note'] = why
+        report.append(row)
+    if not adapters:
+        changed = [r for r in report if 'min_diff' not in (r['note'] or '')]
+        if not changed: raise ValueError(f"no layer differs by more than min_diff={min_diff} between base and tuned")
+        raise ValueError(f"no changed tensor can be stored: {changed[0]['tensor']}: {changed[0]['note']}")
     return _result(adapters, report)
 
 # %% ../nbs/merge.ipynb #e2b0ac72
