@@ -10,12 +10,11 @@ __all__ = ['ADAPTER_KINDS', 'register_adapter', 'known_kinds', 'adapter_kind', '
 
 # %% ../nbs/adapters.ipynb #874bbc84
 import fnmatch, importlib, math, re, warnings
-from collections import defaultdict
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
-from .layers import linear_dims, add_to_weight, factor_kw, fusable_weight, weight_name, plain_weight, get_weight
+from .layers import linear_dims, add_to_weight, factor_kw, fusable_weight, weight_name, plain_weight, get_weight, check_tied
 
 # %% ../nbs/adapters.ipynb #8d7ca895
 ADAPTER_KINDS = {}
@@ -250,31 +249,11 @@ def adapted_layers(model:nn.Module) -> dict:
     walk(model, '')
     return found
 
-def _check_shared(model, names, untie):
-    "Refuse a layer held at two paths, or a weight to adapt that is tied to another module's (or, with `untie`, copy it)."
-    mods, params = defaultdict(list), defaultdict(list)
-    for n, m in model.named_modules(remove_duplicate=False): mods[id(m)].append(n)
-    for n, p in model.named_parameters(remove_duplicate=False): params[id(p)].append(n)
-    for name in names:
-        m = model.get_submodule(name); wn = weight_name(m); w = getattr(m, wn)
-        if len(mods[id(m)]) > 1:
-            raise ValueError(f"{name} is the same module as {[n for n in mods[id(m)] if n != name][0]}: an adapter at one path "
-                             "would be missed at the other; give each path its own layer, or adapt neither")
-        tied = [n for n in params[id(w)] if n != f'{name}.{wn}']
-        if tied and not untie:
-            raise ValueError(f"{name}.{wn} is tied to {', '.join(tied)} (one Parameter): merging {name}'s adapter would change "
-                             f"{tied[0]} too; pass untie=True to give {name} its own copy of the weight, or exclude {name}")
-        if tied:
-            setattr(m, wn, nn.Parameter(w.detach().clone(), requires_grad=w.requires_grad))
-            cfg = getattr(model, 'config', None)   # so that a saved and reloaded model is not tied again
-            for flag in ('tie_weights', 'tie_word_embeddings'):   # relora's GPTConfig, Hugging Face configs
-                if getattr(cfg, flag, None) is True: setattr(cfg, flag, False)
-
 def attach_adapters(model:nn.Module, # the model, changed in place
                     adapters:dict,   # {path: Adapter}, e.g. from `Adapter.build`
                     untie:bool=False): # give a target whose weight is tied to another module's its own copy; else refuse
     "Wrap the layer at each path with its adapter (children first); a shared layer or a tied weight is refused before any change."
-    _check_shared(model, list(adapters), untie)
+    check_tied(model, list(adapters), untie)
     for name in sorted(adapters, key=lambda n: -n.count('.')):   # an MHA's out_proj before the MHA
         _set_module(model, name, AdaptedLayer(model.get_submodule(name), adapters[name], name))
 

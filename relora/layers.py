@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['linear_dims', 'conv_args', 'conv_op', 'register_weight_io', 'weight_name', 'plain_weight', 'get_weight', 'set_weight',
-           'add_to_weight', 'factor_kw', 'fusable_weight']
+           'add_to_weight', 'check_tied', 'factor_kw', 'fusable_weight']
 
 # %% ../nbs/layers.ipynb #dec11589
+from collections import defaultdict
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -74,6 +75,29 @@ def add_to_weight(layer:nn.Module, d:Tensor, alpha:float=1.):
     if w is not None and w.dtype == torch.float32:
         with torch.no_grad(): w.add_(d, alpha=alpha)
     else: set_weight(layer, get_weight(layer).add(d, alpha=alpha))
+
+# %% ../nbs/layers.ipynb #6a54a536
+def check_tied(model:nn.Module, # the whole model
+               names:list,      # paths of the layers about to be adapted
+               untie:bool=False): # give a layer whose weight is tied to another module's its own copy, instead of refusing
+    "Refuse a layer held at two paths, or a weight to adapt that the model holds under another name too (or, with `untie`, copy it)."
+    mods, params = defaultdict(list), defaultdict(list)
+    for n, m in model.named_modules(remove_duplicate=False): mods[id(m)].append(n)
+    for n, p in model.named_parameters(remove_duplicate=False): params[id(p)].append(n)
+    for name in names:
+        m = model.get_submodule(name); wn = weight_name(m); w = getattr(m, wn)
+        if len(mods[id(m)]) > 1:
+            raise ValueError(f"{name} is the same module as {[n for n in mods[id(m)] if n != name][0]}: an adapter at one path "
+                             "would be missed at the other; give each path its own layer, or adapt neither")
+        tied = [n for n in params[id(w)] if n != f'{name}.{wn}']
+        if tied and not untie:
+            raise ValueError(f"{name}.{wn} is tied to {', '.join(tied)} (one Parameter): merging {name}'s adapter would change "
+                             f"{tied[0]} too; pass untie=True to give {name} its own copy of the weight, or exclude {name}")
+        if tied:
+            setattr(m, wn, nn.Parameter(w.detach().clone(), requires_grad=w.requires_grad))
+            cfg = getattr(model, 'config', None)   # so that a saved and reloaded model is not tied again
+            for flag in ('tie_weights', 'tie_word_embeddings'):   # relora's GPTConfig, Hugging Face configs
+                if getattr(cfg, flag, None) is True: setattr(cfg, flag, False)
 
 # %% ../nbs/layers.ipynb #cb0c501a
 def factor_kw(w:Tensor) -> dict:
