@@ -145,7 +145,8 @@ class ReLoRA:
                  prune_ratio:float=0.99,              # fraction of the adapters' optimizer state zeroed
                  restart_warmup:int=50,               # t_r, steps of linear LR re-warm after each event
                  max_warmup_fraction:float=0.5,       # t_r is at most this fraction of R
-                 seed:int=0):                         # seeds every re-initialisation (the same on every rank)
+                 seed:int=0,                          # seeds every re-initialisation (the same on every rank)
+                 after_restart=()):                   # callables f(relora, event), event 'adapters' or 'restart'
         if int(reset_every) != reset_every or reset_every < 2:
             raise ValueError(f"ReLoRA: reset_every must be an integer >= 2, got {reset_every}")
         if warm_start < 0: raise ValueError(f"ReLoRA: warm_start must be >= 0, got {warm_start}")
@@ -159,7 +160,7 @@ class ReLoRA:
         self.model, self.opt, self.sched, self.R, self.W = model, optimizer, scheduler, int(reset_every), int(warm_start)
         self.adapter_kwargs, self.adapter_lr, self.prune, self.prune_ratio = adapter_kwargs, adapter_lr, prune, prune_ratio
         self.t_r, self.seed = max(1, min(restart_warmup, int(max_warmup_fraction * self.R))), seed
-        self.t, self.after_restart, self._stepped = 0, [], False    # t: optimizer steps done
+        self.t, self.after_restart, self._stepped = 0, list(after_restart), False    # t: optimizer steps done
         if self.W == 0: self._check_adapters()
         else: self._check_warm_start()
         self._hooks = [optimizer.register_step_pre_hook(self._scale_lr), optimizer.register_step_post_hook(self._restore_lr)]
