@@ -10,8 +10,8 @@ import argparse, os
 import torch
 from safetensors.torch import save_file
 from .files import atomic_write, load_adapters, read_adapter_file, read_safetensors
-from .merge import (
-    add_deltas, combine_adapters, extract_lora, report_table, save_adapter_file, shrink_adapters, weighted_deltas)
+from .deltas import add_deltas, weighted_deltas
+from .merge import combine_adapters, extract_lora, report_table, save_adapter_file, shrink_adapters
 from .model import GPT_FORMAT, estimate_loss, load_gpt
 from .data import TextData, corpus_path
 
