@@ -8,7 +8,7 @@ __all__ = ['is_distributed', 'rank_world', 'init_distributed', 'free_port', 'unw
            'run_torchrun']
 
 # %% ../nbs/distributed.ipynb #e7ee5828
-import argparse, hashlib, json, os, socket
+import argparse, datetime, gc, hashlib, json, os, socket, subprocess, sys
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -29,6 +29,7 @@ def rank_world() -> tuple:
     return (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
 
 def init_distributed(backend:str|None=None, # 'gloo' (CPU) or 'nccl' (GPU); None: nccl if CUDA is available, else gloo
+                     timeout:float=120,      # seconds a collective may wait for the other ranks before failing
                     ) -> torch.device:       # this rank's device
     "Join the process group that `torchrun` describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)."
     missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
@@ -37,7 +38,7 @@ def init_distributed(backend:str|None=None, # 'gloo' (CPU) or 'nccl' (GPU); None
     if backend == 'nccl':
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0))); dev = torch.device('cuda', torch.cuda.current_device())
     else: dev = torch.device('cpu')
-    if not is_distributed(): dist.init_process_group(backend)
+    if not is_distributed(): dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
     return dev
 
 def free_port() -> int:
@@ -115,8 +116,7 @@ class DDPReLoRATrainer(ReLoRATrainer):
         super().__init__(wrap(model, self.device), RankShard(data, self.rank, self.world, self.device), cfg)
 
     def _start_adapters(self):
-        c = self.cfg
-        kw = dict(kind=c.adapter, targets=c.targets, r=c.rank, alpha=c.alpha, trainable=c.trainable)
+        kw = self.cfg.adapter_args()                  # the single-process trainer's arguments, options included
         if self.rewrap: self.model = add_adapters_ddp(self.model, **kw)
         else: add_adapters(unwrap(self.model), **kw)   # the stale DDP keeps averaging the old, frozen parameters only
         self.opt = self._optimizer(self.opt)
@@ -162,8 +162,10 @@ def main(argv=None):
                 json.dump(dict(digest=weights_digest(plain), val_loss=val, resets=tr.resets, world=world,
                                reset_steps=[l['step'] for l in tr.logs if l.get('reset')], losses=[l['loss'] for l in tr.logs]), f)
         if not (a.no_broadcast or a.no_rewrap): check_in_sync(tr.model)
+        del tr; gc.collect()                   # the DDP wrappers go before their process group
+        dist.barrier()                         # no rank leaves while another is still in a collective
     finally:
-        if is_distributed(): dist.destroy_process_group()
+        if is_distributed(): dist.destroy_process_group()   # before exit: gloo's threads must not outlive it
 
 # %% ../nbs/distributed.ipynb #9fa467d3
 #| eval: false
@@ -172,12 +174,11 @@ if __name__ == '__main__': main()
 # %% ../nbs/distributed.ipynb #9ace8623
 def run_torchrun(nproc:int=2, # processes (ranks) on this machine
                  args:list=(), # arguments for `main`
-                 timeout:float=300) -> str: # seconds before giving up
-    "Run `main` under `torchrun` on 127.0.0.1 with a free port; returns its output (raises on failure)."
-    import subprocess, sys
-    cmd = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}', '--nnodes=1', '--master_addr=127.0.0.1',
-           f'--master_port={free_port()}', '-m', 'relora.distributed', *map(str, args)]
-    env = {**os.environ, 'OMP_NUM_THREADS': '1'}
+                 timeout:float=120) -> str: # seconds before giving up
+    "Run `main` under `torchrun --standalone` (its own free port) on the loopback interface; returns its output (raises on failure)."
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '--max-restarts=0',
+           '-m', 'relora.distributed', *map(str, args)]
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'GLOO_SOCKET_IFNAME': os.environ.get('GLOO_SOCKET_IFNAME', 'lo')}
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if r.returncode: raise RuntimeError(f"run_torchrun: exit code {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
     return r.stdout + r.stderr

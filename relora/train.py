@@ -15,21 +15,24 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
-from .adapters import add_adapters, adapted_layers, find_modules
+from .adapters import add_adapters, adapted_layers, adapter_kind, find_modules
 from .layers import get_weight
 from .files import atomic_write
 from .relora import merge_and_reinit, reset_optimizer_state, jagged_cosine_lambda
 from .model import estimate_loss
 
 # %% ../nbs/train.ipynb #512b7f02
+def _positive(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+def _count(x, least:int) -> bool: return isinstance(x, int) and not isinstance(x, bool) and x >= least
+
 @dataclass
 class TrainConfig:
-    "Settings of a run; `steps` counts every optimizer step, warm start included."
+    "Settings of a run; `steps` counts every optimizer step, warm start included; checked when made."
     method:str='relora'       # 'full', 'lora' (warm start, adapters, no restarts) or 'relora'
     steps:int=1200            # optimizer steps in all
     warm_start:int=300        # W, full-rank steps before the adapters (ignored by 'full')
     reset_every:int=300       # R, steps between ReLoRA restarts
-    adapter:str='lora'        # a registered adapter kind
+    adapter:str='lora'        # an adapter kind (`relora.adapters.adapter_kind` resolves it)
     rank:int=8                # r
     alpha:float|None=None     # adapter scale numerator (None: alpha = r)
     adapter_options:dict=field(default_factory=dict) # kind-specific options for add_adapters (e.g. LoKr's factor)
@@ -53,27 +56,50 @@ class TrainConfig:
     eval_batches:int=8
     seed:int=0
     progress:bool=True        # tqdm progress bar
+    schedule_steps:int|None=None # T, length of the LR schedule (None: steps); an extended run keeps its first T
 
     def __post_init__(self):
-        if self.method not in ('full', 'lora', 'relora'): raise ValueError(f"TrainConfig: method must be 'full', 'lora' or 'relora', got {self.method!r}")
-        if self.optimizer_reset not in ('magnitude', 'random', 'full', 'none'):
-            raise ValueError(f"TrainConfig: optimizer_reset must be 'magnitude', 'random', 'full' or 'none', got {self.optimizer_reset!r}")
-        if self.steps < 1: raise ValueError(f"TrainConfig: steps must be >= 1, got {self.steps}")
-        if self.method != 'full' and not 0 <= self.warm_start < self.steps:
-            raise ValueError(f"TrainConfig: warm_start={self.warm_start} must be in [0, steps={self.steps}) for method {self.method!r}")
-        if self.method == 'relora' and self.reset_every < 2: raise ValueError(f"TrainConfig: reset_every must be >= 2, got {self.reset_every}")
+        def bad(name, problem): raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} {problem}")
+        if self.method not in ('full', 'lora', 'relora'): bad('method', "must be 'full', 'lora' or 'relora'")
+        if self.optimizer_reset not in ('magnitude', 'random', 'full', 'none'): bad('optimizer_reset', "must be 'magnitude', 'random', 'full' or 'none'")
+        for k in ('steps', 'rank', 'batch_size', 'block_size', 'grad_accum', 'eval_batches'):
+            if not _count(getattr(self, k), 1): bad(k, "must be an int >= 1")
+        for k in ('eval_every', 'warmup', 'restart_warmup'):
+            if not _count(getattr(self, k), 0): bad(k, "must be an int >= 0")
+        if self.schedule_steps is not None and not _count(self.schedule_steps, 1): bad('schedule_steps', "must be an int >= 1 or None")
+        if not _positive(self.lr): bad('lr', "must be a finite number > 0")
+        for k in ('adapter_lr', 'alpha', 'grad_clip'):
+            if getattr(self, k) is not None and not _positive(getattr(self, k)): bad(k, "must be a finite number > 0")
+        for k in ('prune_ratio', 'min_lr_ratio'):
+            if not 0 <= getattr(self, k) <= 1: bad(k, "must be in [0, 1]")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0): bad('weight_decay', "must be a finite number >= 0")
+        if self.method != 'full':
+            if not _count(self.warm_start, 0) or self.warm_start >= self.steps:
+                bad('warm_start', f"must be >= 0 and less than steps={self.steps} for method={self.method!r}")
+            try: adapter_kind(self.adapter)
+            except ValueError as e: bad('adapter', f"is not available: {e}")
+        if self.method == 'relora':
+            if not _count(self.reset_every, 2): bad('reset_every', "must be an int >= 2")
+            if self.warm_start + self.reset_every >= self.steps:
+                bad('reset_every', f"leaves no restart: the adapter phase, steps={self.steps} - warm_start={self.warm_start}, has "
+                    f"{self.steps - self.warm_start} steps; use a smaller value, or method='lora' for LoRA without restarts")
         self.betas = tuple(self.betas)
+
+    def adapter_args(self) -> dict:
+        "The keyword arguments of `relora.adapters.add_adapters` at the switch to adapters."
+        return dict(kind=self.adapter, targets=self.targets, r=self.rank, alpha=self.alpha, trainable=self.trainable, **self.adapter_options)
 
 # %% ../nbs/train.ipynb #af6c7898
 def lr_lambda(cfg:TrainConfig):
-    "lambda(step) of the run described by `cfg` (the first warm-up, cosine envelope, restarts)."
+    "lambda(step) of the run described by `cfg` (the first warm-up, cosine envelope over T, restarts, the floor after T)."
+    T = cfg.schedule_steps or cfg.steps
     W = 0 if cfg.method == 'full' else cfg.warm_start
     R = cfg.reset_every if cfg.method == 'relora' else None
-    tw = min(cfg.warmup, W or R or cfg.steps)
+    tw = min(cfg.warmup, W or R or T)
     first = (W or R) if cfg.jagged and cfg.method != 'full' else None
     every = R if cfg.jagged else None
-    rw = min(cfg.restart_warmup, max(1, (R or cfg.steps - W) // 2))
-    return jagged_cosine_lambda(cfg.steps, tw, every, rw, cfg.min_lr_ratio, first)
+    rw = min(cfg.restart_warmup, max(1, (R or T - W) // 2))
+    return jagged_cosine_lambda(T, tw, every, rw, cfg.min_lr_ratio, first)
 
 # %% ../nbs/train.ipynb #0c7e3434
 class ReLoRATrainer:
@@ -87,6 +113,7 @@ class ReLoRATrainer:
         self.gen = torch.Generator().manual_seed(cfg.seed)   # draws the training batches
         self.phase_tokens, self.phase_time = 0, 0.0          # throughput of the method's own phase
         self.opt = self._optimizer(None)
+        if cfg.method != 'full' and not self.adapted: self._check_targets()
 
     W = property(lambda self: 0 if self.cfg.method == 'full' else self.cfg.warm_start)
     adapted = property(lambda self: bool(adapted_layers(self.model)))
@@ -110,13 +137,19 @@ class ReLoRATrainer:
                     if p in old.state: opt.state[p] = old.state[p]    # keyed by the Parameter object
         return opt
 
+    def _check_targets(self):
+        "Fail now, not at the switch to adapters, if the adapter kind cannot adapt the target layers."
+        cls, layers = adapter_kind(self.cfg.adapter), find_modules(self.model, self.cfg.targets)
+        bad = [f'{n} ({type(m).__name__})' for n, m in layers.items() if not cls.can_adapt(m)]
+        if bad: raise ValueError(f"TrainConfig: adapter={self.cfg.adapter!r} cannot adapt {bad[0]}"
+                                 f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}: it adapts {cls.adapts}")
+
     def _snapshot(self):
         "W_warm: float32 copies of the target layers' weights."
         self.w_warm = {n: get_weight(m).clone() for n, m in find_modules(self.model, self.cfg.targets).items() if hasattr(m, 'weight')}
 
     def _start_adapters(self):
-        c = self.cfg
-        add_adapters(self.model, c.adapter, targets=c.targets, r=c.rank, alpha=c.alpha, trainable=c.trainable, **c.adapter_options)
+        add_adapters(self.model, **self.cfg.adapter_args())
         self.opt = self._optimizer(self.opt)
 
     def _restart(self) -> float:
@@ -162,13 +195,15 @@ def _evaluate(self) -> float:
     "Validation loss (nats/token) on `eval_batches` fixed validation batches."
     return estimate_loss(self.model, self.data, self.cfg.batch_size, self.cfg.block_size, self.cfg.eval_batches)
 
-def _fit(self, until:int|None=None): # stop after this many steps in all (None: cfg.steps)
+def _fit(self, until:int|None=None, # stop after this many steps in all (None: cfg.steps)
+         after_step=None): # after_step(trainer) -> bool, called after every step and before its evaluation; True stops there
     "Train to step `until`, evaluating every `eval_every` steps and at the end; returns the last val loss."
     c, end = self.cfg, min(until or self.cfg.steps, self.cfg.steps)
     val = None
     with tqdm(total=end, initial=self.step, disable=not c.progress, desc=c.method) as bar:
         while self.step < end:
             log = self.train_step(); bar.update(1); bar.set_postfix(loss=f"{log['loss']:.3f}")
+            if after_step is not None and after_step(self): break
             if (c.eval_every and self.step % c.eval_every == 0) or self.step == c.steps:
                 val = log['val_loss'] = self.evaluate()
     return val
@@ -226,11 +261,18 @@ def read_checkpoint(path) -> tuple:
     if int(meta['step']) != js['step']: raise ValueError(f"{path}: trainer.json is at step {js['step']} but the tensors at step {meta['step']}")
     return js, t
 
+_FREE = ('progress', 'eval_every', 'eval_batches', 'steps', 'schedule_steps')  # may change on resume: the steps taken stay the same
+
 def _load(self, path):
     "Resume from checkpoint `path` (the trainer must hold a fresh model of the same architecture and the same config)."
     js, t = read_checkpoint(path)
-    diff = [k for k, v in asdict(TrainConfig(**js['config'])).items() if k != 'progress' and v != getattr(self.cfg, k)]
+    old, c = TrainConfig(**js['config']), self.cfg
+    diff = [k for k, v in asdict(old).items() if k not in _FREE and v != getattr(c, k)]
     if diff: raise ValueError(f"{path}: the checkpoint's config differs from the trainer's in {diff}")
+    if (old.schedule_steps or old.steps) != (c.schedule_steps or c.steps):
+        raise ValueError(f"{path}: the LR schedule spans {old.schedule_steps or old.steps} steps in the checkpoint, "
+                         f"{c.schedule_steps or c.steps} in the trainer (to run longer keep it: schedule_steps={old.schedule_steps or old.steps})")
+    if js['step'] > c.steps: raise ValueError(f"{path}: the checkpoint is at step {js['step']}, past steps={c.steps}")
     if js['adapted'] and not self.adapted: self._start_adapters()
     sd = {k[6:]: v for k, v in t.items() if k.startswith('model.')}
     sd.update({k: sd[a] for k, a in js['aliases'].items()})
