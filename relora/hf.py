@@ -28,7 +28,7 @@ class HFCausalLM(nn.Module):
 
 # %% ../nbs/hf.ipynb #h0a1b2c1
 class ReLoRACallback:
-    "ReLoRA inside `transformers.Trainer` (`callbacks=[ReLoRACallback(R, ...)]`), on the Trainer's own optimizer and scheduler."
+    "ReLoRA inside `transformers.Trainer` (`callbacks=[ReLoRACallback(R, ...)]`), on its own optimizer and scheduler."
     def __init__(self, reset_every:int, # R, optimizer steps between restarts
                  **kw):                 # the other arguments of `relora.relora.ReLoRA` (warm_start, adapter_kwargs, ...)
         self.kw, self.relora, self.logs = dict(reset_every=reset_every, **kw), None, []
@@ -67,8 +67,8 @@ def _on_train_begin(self, args, state, control, model=None, optimizer=None, lr_s
         raise NotImplementedError("ReLoRACallback: warm_start under distributed training (DDP would not sync adapters added "
                                   "mid-run): add the adapters before creating the Trainer and use warm_start=0")
     if self.relora is None:
-        if state.global_step: raise RuntimeError(f"ReLoRACallback: resuming at step {state.global_step}: call callback."
-                                                 "prepare_resume(trainer, checkpoint) before trainer.train(resume_from_checkpoint=...)")
+        if state.global_step: raise RuntimeError(f"ReLoRACallback: resuming at step {state.global_step}: call callback"
+                                                 ".prepare_resume(trainer, checkpoint) before trainer.train(...)")
         self._bind(model, optimizer, lr_scheduler)
     elif self.relora.opt is not getattr(optimizer, 'optimizer', optimizer):
         raise RuntimeError("ReLoRACallback: the Trainer's optimizer is not the one prepare_resume built")

@@ -125,10 +125,9 @@ def _check_scheduler(sched):
                         "give a single lambda, or add the adapters first (warm_start=0)")
 
 @contextlib.contextmanager
-def _seeded(seed:int, params):
+def _seeded(seed:int):
     "Run the block on a private random stream seeded by `seed`; the global CPU/CUDA streams are left untouched."
-    devs = sorted({p.device.index or 0 for p in params if p.device.type == 'cuda'})
-    with torch.random.fork_rng(devices=devs):
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
         torch.manual_seed(seed); yield
 
 # %% ../nbs/relora.ipynb #c0a1b2c5
@@ -155,7 +154,8 @@ class ReLoRA:
         optimizer = _unwrap(optimizer, 'optimizer', torch.optim.Optimizer)  # e.g. accelerate's AcceleratedOptimizer
         if scheduler is not None: scheduler = _unwrap(scheduler, 'scheduler', _lrs.LRScheduler)
         if prune is not None: _state_keys(optimizer)   # an optimizer we cannot prune: refused now, not at a restart
-        if scheduler is not None and _unwrap(getattr(scheduler, 'optimizer', None), 'optimizer', torch.optim.Optimizer) is not optimizer:
+        driven = _unwrap(getattr(scheduler, 'optimizer', None), 'optimizer', torch.optim.Optimizer)
+        if scheduler is not None and driven is not optimizer:
             raise ValueError(f"ReLoRA: the scheduler ({type(scheduler).__name__}) does not drive this optimizer")
         self.model, self.opt, self.sched, self.R, self.W = model, optimizer, scheduler, int(reset_every), int(warm_start)
         self.adapter_kwargs, self.adapter_lr, self.prune, self.prune_ratio = adapter_kwargs, adapter_lr, prune, prune_ratio
@@ -163,7 +163,8 @@ class ReLoRA:
         self.t, self.after_restart, self._stepped = 0, list(after_restart), False    # t: optimizer steps done
         if self.W == 0: self._check_adapters()
         else: self._check_warm_start()
-        self._hooks = [optimizer.register_step_pre_hook(self._scale_lr), optimizer.register_step_post_hook(self._restore_lr)]
+        self._hooks = [optimizer.register_step_pre_hook(self._scale_lr),
+                       optimizer.register_step_post_hook(self._restore_lr)]
 
     def adapter_params(self) -> list:
         "The adapters' Parameters, each once (factors shared between layers appear once)."
@@ -187,7 +188,7 @@ def _check_adapters(self):
     layers = adapted_layers(self.model)
     if not layers: raise ValueError(f"ReLoRA: {type(self.model).__name__} has no adapters: call add_adapters first, "
                                     "or give warm_start=W and adapter_kwargs to add them at step W")
-    if self.adapter_kwargs: raise ValueError("ReLoRA: adapter_kwargs are only used with warm_start > 0 (the model has adapters)")
+    if self.adapter_kwargs: raise ValueError("ReLoRA: adapter_kwargs are only for warm_start > 0 (the model has adapters)")
     held = {id(p) for g in self.opt.param_groups for p in g['params']}
     for n, l in layers.items():
         for k, p in l.adapter.named_parameters():
@@ -198,7 +199,7 @@ def _check_warm_start(self):
     if adapted_layers(self.model): raise ValueError(f"ReLoRA: the model has adapters already but warm_start={self.W} would "
                                                     "add them again: pass warm_start=0, or a model without adapters")
     kw = self.adapter_kwargs or {}
-    if 'targets' not in kw: raise ValueError("ReLoRA: warm_start > 0 needs adapter_kwargs with 'targets' (add_adapters' arguments)")
+    if 'targets' not in kw: raise ValueError("ReLoRA: warm_start > 0 needs adapter_kwargs with 'targets' (for add_adapters)")
     adapter_kind(kw.get('kind', 'lora')); find_modules(self.model, kw['targets'], kw.get('exclude'))  # typos fail now
     if self.sched is not None: _check_scheduler(self.sched)
     elif any('initial_lr' in g for g in self.opt.param_groups):
@@ -226,14 +227,15 @@ def _step(self, check:bool=True) -> dict: # refuse a call without an optimizer s
     self._stepped, self.t = False, self.t + 1
     log = dict(step=self.t)
     if self.W and self.t == self.W: self._switch(); log['adapters'] = True
-    elif self.t >= self.W + self.R and (self.t - self.W) % self.R == 0: log['zeroed'], log['restart'] = self._restart(), True
+    elif self.t >= self.W + self.R and (self.t - self.W) % self.R == 0:
+        log['zeroed'], log['restart'] = self._restart(), True
     return dict(log, lr_multiplier=self.lr_multiplier())
 
 def _event_seed(self) -> int: return self.seed * 1_000_003 + self.t   # one stream per event, the same on every rank
 
 def _switch(self):
     "Add the adapters; frozen parameters leave the optimizer, the adapters join it as a new param group."
-    with _seeded(self._event_seed(), self.model.parameters()): add_adapters(self.model, **self.adapter_kwargs)
+    with _seeded(self._event_seed()): add_adapters(self.model, **self.adapter_kwargs)
     frozen = {id(p) for p in self.model.parameters() if not p.requires_grad}
     for g in self.opt.param_groups:
         for p in g['params']:
@@ -242,7 +244,8 @@ def _switch(self):
     g0 = self.opt.param_groups[0]
     base = self.adapter_lr or g0.get('initial_lr', g0['lr'])
     now = base * (g0['lr'] / g0['initial_lr'] if g0.get('initial_lr') else 1.0)  # the scheduler's current factor
-    self.opt.add_param_group(dict(params=self.adapter_params(), lr=now, **({'initial_lr': base} if 'initial_lr' in g0 else {})))
+    group = dict(params=self.adapter_params(), lr=now, **({'initial_lr': base} if 'initial_lr' in g0 else {}))
+    self.opt.add_param_group(group)
     if self.sched is not None:
         s = self.sched
         if isinstance(s, (_lrs.LambdaLR, _lrs.MultiplicativeLR)): s.lr_lambdas.append(s.lr_lambdas[0])
@@ -251,7 +254,7 @@ def _switch(self):
 
 def _restart(self) -> float:
     "Merge and re-init every adapter, prune the adapters' optimizer state; returns the fraction zeroed."
-    with _seeded(self._event_seed(), self.model.parameters()): merge_and_reinit(self.model)
+    with _seeded(self._event_seed()): merge_and_reinit(self.model)
     gen, zeroed = torch.Generator().manual_seed(self._event_seed()), 0.0
     if self.prune: zeroed = reset_optimizer_state(self.opt, self.adapter_params(), self.prune, self.prune_ratio, gen)
     for f in self.after_restart: f(self, 'restart')
