@@ -161,7 +161,7 @@ def _prepare(p, argv):
     path = a.data or str(corpus_path('shakespeare'))
     if not os.path.isfile(path): error(f"--data {path}: no such file")
     try: data = TextData(path, block_size=a.block_size)          # both splits hold a window of --block-size + 1 tokens
-    except ValueError as e: error(f"--block-size {a.block_size} / --data {path}: {e}")
+    except ValueError as e: error(f"--block-size {a.block_size}: {e}")
     windows, need = (len(data.val) - 1) // a.block_size, a.eval_batches * a.batch_size   # the final evaluation's windows
     if windows < need:
         error(f"--block-size {a.block_size}: the validation split of {os.path.basename(path)} ({len(data.val):,} tokens) holds {windows} "
