@@ -240,7 +240,7 @@ def _set_module(model, name, new):
     setattr(p.base_layer if isinstance(p, AdaptedLayer) else p, child, new)   # inside an adapted MHA: on the MHA itself
 
 def adapted_layers(model:nn.Module) -> dict:
-    "{path: AdaptedLayer} for every adapted layer of `model`, at its path in the plain model (`attn.out_proj` in an adapted `attn`)."
+    "{path: AdaptedLayer} of `model`, paths as in the plain model (`attn.out_proj` inside an adapted `attn`)."
     found = {}
     def walk(m, path):
         if isinstance(m, AdaptedLayer): found[path] = m; m = m.base_layer
@@ -286,11 +286,11 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
     cls = adapter_kind(kind)
     layers = find_modules(model, targets, exclude)
     for n, m in list(layers.items()):   # an nn.MultiheadAttention is adapted whole: q, k, v (in_proj_weight) and out_proj
-        o = m.out_proj if isinstance(m, nn.MultiheadAttention) else None
-        if o is not None and not isinstance(o, AdaptedLayer) and not any(_matches(f'{n}.out_proj', o, e) for e in _as_list(exclude)):
-            layers[f'{n}.out_proj'] = o
+        if not isinstance(m, nn.MultiheadAttention) or isinstance(m.out_proj, AdaptedLayer): continue
+        if not any(_matches(f'{n}.out_proj', m.out_proj, e) for e in _as_list(exclude)): layers[f'{n}.out_proj'] = m.out_proj
     bad = {n: type(m).__name__ for n, m in layers.items() if not cls.can_adapt(m)}
-    if bad: raise TypeError(f"adapter kind {kind!r} cannot adapt {', '.join(f'{n} ({t})' for n, t in bad.items())}: it adapts {cls.adapts}")
+    if bad:
+        raise TypeError(f"adapter kind {kind!r} cannot adapt {', '.join(f'{n} ({t})' for n, t in bad.items())}: it adapts {cls.adapts}")
     attach_adapters(model, cls.build(layers, r=r, alpha=alpha, **options), untie)
     if freeze: freeze_except_adapters(model, trainable)
     return model

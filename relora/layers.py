@@ -51,7 +51,7 @@ def weight_name(layer:nn.Module) -> str:
     return 'in_proj_weight' if isinstance(layer, nn.MultiheadAttention) else 'weight'
 
 def plain_weight(layer:nn.Module) -> Tensor|None:
-    "The layer's weight (`weight_name`) if it is a plain float tensor; None if quantized (a registered reader/writer handles it)."
+    "The layer's weight (`weight_name`) if a plain float tensor; None if quantized (a registered reader/writer handles it)."
     w = getattr(layer, weight_name(layer), None)
     if not isinstance(w, Tensor) or not w.is_floating_point() or any(pred(layer) for pred, _, _ in _WEIGHT_IO): return None
     return w
@@ -80,7 +80,7 @@ def add_to_weight(layer:nn.Module, d:Tensor, alpha:float=1.):
 def check_tied(model:nn.Module, # the whole model
                names:list,      # paths of the layers about to be adapted
                untie:bool=False): # give a layer whose weight is tied to another module's its own copy, instead of refusing
-    "Refuse a layer held at two paths, or a weight to adapt that the model holds under another name too (or, with `untie`, copy it)."
+    "Refuse a layer held at two paths, or a weight to adapt that another module holds too (with `untie`: copy it)."
     mods, params = defaultdict(list), defaultdict(list)
     for n, m in model.named_modules(remove_duplicate=False): mods[id(m)].append(n)
     for n, p in model.named_parameters(remove_duplicate=False): params[id(p)].append(n)
