@@ -135,20 +135,21 @@ class ReLoRA:
     "ReLoRA for any training loop: call `step()` after every optimizer step; it adds adapters, restarts, re-warms the LR."
     def __init__(self, model:nn.Module,               # the model: with adapters, or without them and warm_start > 0
                  optimizer:torch.optim.Optimizer,     # the loop's optimizer (Adam, AdamW or SGD when pruning)
-                 reset_every:int,                     # R, optimizer steps between restarts
+                 reset_every:int|None,                # R, optimizer steps between restarts (None: no restarts)
                  scheduler=None,                      # the loop's LR scheduler (given the adapters' group at W)
                  warm_start:int=0,                    # W, full-rank steps before the adapters (0: the model has them)
                  adapter_kwargs:dict|None=None,       # add_adapters arguments for the switch (targets, r, trainable)
                  adapter_lr:float|None=None,          # base LR of the adapters' group (None: the first group's)
                  prune:str|None='magnitude',          # state reset: 'magnitude', 'random', 'full' or None (keep)
                  prune_ratio:float=0.99,              # fraction of the adapters' optimizer state zeroed
-                 restart_warmup:int=50,               # t_r, steps of linear LR re-warm after each event
+                 restart_warmup:int=50,               # t_r, steps of linear LR re-warm after each event (0: none)
                  max_warmup_fraction:float=0.5,       # t_r is at most this fraction of R
                  seed:int=0,                          # seeds every re-initialisation (the same on every rank)
                  after_restart=()):                   # callables f(relora, event), event 'adapters' or 'restart'
-        if int(reset_every) != reset_every or reset_every < 2:
-            raise ValueError(f"ReLoRA: reset_every must be an integer >= 2, got {reset_every}")
+        if reset_every is not None and (int(reset_every) != reset_every or reset_every < 2):
+            raise ValueError(f"ReLoRA: reset_every must be an integer >= 2 (or None), got {reset_every}")
         if warm_start < 0: raise ValueError(f"ReLoRA: warm_start must be >= 0, got {warm_start}")
+        if reset_every is None and not warm_start: raise ValueError("ReLoRA: nothing to do (no restarts, no warm start)")
         if prune not in (None, 'magnitude', 'random', 'full'):
             raise ValueError(f"ReLoRA: prune must be 'magnitude', 'random', 'full' or None, got {prune!r}")
         optimizer = _unwrap(optimizer, 'optimizer', torch.optim.Optimizer)  # e.g. accelerate's AcceleratedOptimizer
@@ -157,9 +158,10 @@ class ReLoRA:
         driven = _unwrap(getattr(scheduler, 'optimizer', None), 'optimizer', torch.optim.Optimizer)
         if scheduler is not None and driven is not optimizer:
             raise ValueError(f"ReLoRA: the scheduler ({type(scheduler).__name__}) does not drive this optimizer")
-        self.model, self.opt, self.sched, self.R, self.W = model, optimizer, scheduler, int(reset_every), int(warm_start)
+        self.model, self.opt, self.sched, self.R, self.W = model, optimizer, scheduler, reset_every, int(warm_start)
         self.adapter_kwargs, self.adapter_lr, self.prune, self.prune_ratio = adapter_kwargs, adapter_lr, prune, prune_ratio
-        self.t_r, self.seed = max(1, min(restart_warmup, int(max_warmup_fraction * self.R))), seed
+        self.t_r = restart_warmup if self.R is None else min(restart_warmup, max(1, int(max_warmup_fraction * self.R)))
+        self.seed = seed
         self.t, self.after_restart, self._stepped = 0, list(after_restart), False    # t: optimizer steps done
         if self.W == 0: self._check_adapters()
         else: self._check_warm_start()
@@ -173,15 +175,15 @@ class ReLoRA:
     def last_event(self, t:int) -> int|None: # optimizer steps done
         "The step of the last switch or restart at or before `t` (None: none yet)."
         if t < self.W or (self.W == 0 and t < self.R): return None
-        return self.W + (t - self.W) // self.R * self.R
+        return self.W if self.R is None else self.W + (t - self.W) // self.R * self.R
 
     def lr_multiplier(self, t:int|None=None) -> float: # optimizer steps done before the step (None: now)
         "m(t) in [0, 1], the factor on the scheduler's LR for the optimizer step taken after `t` steps."
         t = self.t if t is None else t
         e = self.last_event(t)
-        return 1.0 if e is None else min(1.0, (t - e) / self.t_r)
+        return 1.0 if e is None or self.t_r == 0 else min(1.0, (t - e) / self.t_r)
 
-    restarts = property(lambda self: max(0, (self.t - self.W) // self.R), doc="Restarts done so far.")
+    restarts = property(lambda self: max(0, (self.t - self.W) // self.R) if self.R else 0, doc="Restarts done so far.")
 
 # %% ../nbs/relora.ipynb #c0a1b2c7
 def _check_adapters(self):
@@ -227,7 +229,7 @@ def _step(self, check:bool=True) -> dict: # refuse a call without an optimizer s
     self._stepped, self.t = False, self.t + 1
     log = dict(step=self.t)
     if self.W and self.t == self.W: self._switch(); log['adapters'] = True
-    elif self.t >= self.W + self.R and (self.t - self.W) % self.R == 0:
+    elif self.R and self.t >= self.W + self.R and (self.t - self.W) % self.R == 0:
         log['zeroed'], log['restart'] = self._restart(), True
     return dict(log, lr_multiplier=self.lr_multiplier())
 
