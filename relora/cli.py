@@ -91,7 +91,8 @@ def _resume_args(error, a, argv) -> argparse.Namespace:
     given = _given(argv)
     for k in sorted(given - set(_MAY_CHANGE)):
         if getattr(a, k) != saved[k]:
-            error(f"{_flag(k)} {getattr(a, k)}: cannot change on --resume (the run in {a.resume} has {saved[k]}); start a new run instead")
+            error(f"{_flag(k)} {getattr(a, k)}: cannot change on --resume (the run in {a.resume} has {saved[k]}); "
+                  "start a new run instead")
     new = {k: getattr(a, k) for k in given & set(_MAY_CHANGE)}
     if new.get('steps', saved['steps']) != saved['steps']: new['schedule_steps'] = saved['schedule_steps'] or saved['steps']
     return argparse.Namespace(**{**saved, 'out': None, **new})
@@ -164,8 +165,8 @@ def _prepare(p, argv):
     except ValueError as e: error(f"--block-size {a.block_size}: {e}")
     windows, need = (len(data.val) - 1) // a.block_size, a.eval_batches * a.batch_size   # the final evaluation's windows
     if windows < need:
-        error(f"--block-size {a.block_size}: the validation split of {os.path.basename(path)} ({len(data.val):,} tokens) holds {windows} "
-              f"windows, --eval-batches {a.eval_batches} x --batch-size {a.batch_size} need {need}: use --block-size <= "
+        error(f"--block-size {a.block_size}: the validation split of {os.path.basename(path)} ({len(data.val):,} tokens) "
+              f"holds {windows} windows, --eval-batches {a.eval_batches} x --batch-size {a.batch_size} need {need}: use --block-size <= "
               f"{(len(data.val) - 1) // need} or fewer --eval-batches")
     return a, cfg, data, a.out or os.path.join('runs', a.method)
 
@@ -206,5 +207,5 @@ def run_cli(argv:list|None=None) -> dict: # command-line arguments (None: sys.ar
     return m
 
 def relora_train(argv:list|None=None): # command-line arguments (None: sys.argv[1:])
-    "Console script: train, writing checkpoint/, the model files, metrics.json and loss.png to --out (exit status 0; 130 after Ctrl-C)."
+    "Console script: train, writing checkpoint/, the model files, metrics.json and loss.png to --out (exit 0; 130 on Ctrl-C)."
     run_cli(argv)

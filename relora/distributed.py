@@ -178,7 +178,8 @@ def run_torchrun(nproc:int=2, # processes (ranks) on this machine
     "Run `main` under `torchrun --standalone` (its own free port) on the loopback interface; returns its output (raises on failure)."
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '--max-restarts=0',
            '-m', 'relora.distributed', *map(str, args)]
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'GLOO_SOCKET_IFNAME': os.environ.get('GLOO_SOCKET_IFNAME', 'lo')}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
+           'GLOO_SOCKET_IFNAME': os.environ.get('GLOO_SOCKET_IFNAME', 'lo')}   # loopback: no interface lookup by host name
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if r.returncode: raise RuntimeError(f"run_torchrun: exit code {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
     return r.stdout + r.stderr

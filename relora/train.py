@@ -61,7 +61,8 @@ class TrainConfig:
     def __post_init__(self):
         def bad(name, problem): raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} {problem}")
         if self.method not in ('full', 'lora', 'relora'): bad('method', "must be 'full', 'lora' or 'relora'")
-        if self.optimizer_reset not in ('magnitude', 'random', 'full', 'none'): bad('optimizer_reset', "must be 'magnitude', 'random', 'full' or 'none'")
+        if self.optimizer_reset not in ('magnitude', 'random', 'full', 'none'):
+            bad('optimizer_reset', "must be 'magnitude', 'random', 'full' or 'none'")
         for k in ('steps', 'rank', 'batch_size', 'block_size', 'grad_accum', 'eval_batches'):
             if not _count(getattr(self, k), 1): bad(k, "must be an int >= 1")
         for k in ('eval_every', 'warmup', 'restart_warmup'):
@@ -87,7 +88,8 @@ class TrainConfig:
 
     def adapter_args(self) -> dict:
         "The keyword arguments of `relora.adapters.add_adapters` at the switch to adapters."
-        return dict(kind=self.adapter, targets=self.targets, r=self.rank, alpha=self.alpha, trainable=self.trainable, **self.adapter_options)
+        return dict(kind=self.adapter, targets=self.targets, r=self.rank, alpha=self.alpha, trainable=self.trainable,
+                    **self.adapter_options)
 
 # %% ../nbs/train.ipynb #af6c7898
 def lr_lambda(cfg:TrainConfig):
@@ -269,9 +271,9 @@ def _load(self, path):
     old, c = TrainConfig(**js['config']), self.cfg
     diff = [k for k, v in asdict(old).items() if k not in _FREE and v != getattr(c, k)]
     if diff: raise ValueError(f"{path}: the checkpoint's config differs from the trainer's in {diff}")
-    if (old.schedule_steps or old.steps) != (c.schedule_steps or c.steps):
-        raise ValueError(f"{path}: the LR schedule spans {old.schedule_steps or old.steps} steps in the checkpoint, "
-                         f"{c.schedule_steps or c.steps} in the trainer (to run longer keep it: schedule_steps={old.schedule_steps or old.steps})")
+    T_old, T = old.schedule_steps or old.steps, c.schedule_steps or c.steps
+    if T_old != T: raise ValueError(f"{path}: the LR schedule spans {T_old} steps in the checkpoint, {T} in the trainer "
+                                    f"(to run longer keep it: schedule_steps={T_old})")
     if js['step'] > c.steps: raise ValueError(f"{path}: the checkpoint is at step {js['step']}, past steps={c.steps}")
     if js['adapted'] and not self.adapted: self._start_adapters()
     sd = {k[6:]: v for k, v in t.items() if k.startswith('model.')}
