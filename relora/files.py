@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict, adapter_kind, freeze_except_adapters, _attach
+from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict, adapter_kind, freeze_except_adapters, attach_adapters
 
 # %% ../nbs/files.ipynb #c2d405e5
 def atomic_write(path,  # the file to (re)write
@@ -87,11 +87,6 @@ def read_adapter_file(path) -> tuple:
     return json.loads(meta['config']), sd
 
 # %% ../nbs/files.ipynb #d850f3ac
-def _tied_to(model, name, layer) -> list:
-    "Paths of the other modules of `model` that hold `layer`'s weight Parameter (a tied embedding and head)."
-    w = getattr(layer, 'weight', None)
-    return [n for n, m in model.named_modules() if n != name and w is not None and m._parameters.get('weight') is w]
-
 def _build_from_config(model, cfg):
     "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
     groups = defaultdict(dict)
@@ -101,9 +96,6 @@ def _build_from_config(model, cfg):
         if isinstance(layer, AdaptedLayer): raise ValueError(f"{name}: already has an adapter while others in the file have none")
         cls = adapter_kind(c['kind'])
         if not cls.can_adapt(layer): raise TypeError(f"{name}: adapter kind {c['kind']!r} cannot adapt {type(layer).__name__}")
-        if tied := _tied_to(model, name, layer):
-            raise ValueError(f"{name}: its weight is tied to {tied[0]}'s (one Parameter); an adapter on {name} would change {tied[0]} "
-                             f"too, but only once merged: leave {name} out of the adapter file")
         groups[json.dumps(c, sort_keys=True)][name] = layer
     built = {}
     for key, layers in groups.items():
@@ -121,6 +113,7 @@ def _check_tensors(name, adapter, sd):
 def load_adapter_state_dict(model:nn.Module, # the model to fill (with or without adapters)
                             sd:dict,         # {'<layer path>.<factor>': tensor}
                             config:dict=None, # {path: adapter config}; needed when the model has no adapters yet
+                            untie:bool=False, # when attaching: a layer whose weight is tied to another module's gets its own copy
                            ):
     "Fill the model's adapters from `sd`, or attach new ones from `config` first; all checks pass before anything changes."
     layers = adapted_layers(model)
@@ -137,7 +130,7 @@ def load_adapter_state_dict(model:nn.Module, # the model to fill (with or withou
     for n, a in adapters.items(): _check_tensors(n, a, sd)
     extra = set(sd) - {f'{n}.{k}' for n, a in adapters.items() for k in a.state_dict()}
     if extra: raise ValueError(f"unexpected tensors {sorted(extra)[:5]} in the adapter file")
-    if new: _attach(model, adapters)
+    if new: attach_adapters(model, adapters, untie)   # refuses a tied layer unless untie
     merged = [l for l in adapted_layers(model).values() if l.merged]
     for l in merged: l.unmerge()
     with torch.no_grad():
@@ -155,14 +148,16 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
                   freeze:bool=True,  # when attaching, freeze everything but the adapters
                   trainable=None,    # patterns/types kept trainable when freezing
                   format:str='auto', # 'auto' tells relora, PEFT and kohya/LyCORIS files apart (`relora.formats`)
+                  untie:bool=False,  # give a tied layer (LM head and embedding) its own copy of the weight; else refused
                   **kw):
     "Load an adapter file into `model` (attaching the adapters it describes if the model has none)."
     if format == 'auto' and _is_relora_file(path): format = 'relora'
     if format != 'relora':
+        if untie: raise ValueError(f"{path}: untie=True is supported for relora adapter files only")
         from relora.formats import load_adapters_from
         return load_adapters_from(model, path, format, freeze=freeze, trainable=trainable, **kw)
     new = not adapted_layers(model)
     cfg, sd = read_adapter_file(path)
-    load_adapter_state_dict(model, sd, cfg)
+    load_adapter_state_dict(model, sd, cfg, untie)
     if new and freeze: freeze_except_adapters(model, trainable)
     return model

@@ -157,7 +157,8 @@ def extract_lora(base,                 # the base model, or its state dict
                  targets=None,         # layers to extract as LoRA/LoCon (core patterns/types; default: every one they can adapt)
                  exclude=None,         # patterns/types to leave out of the low-rank extraction
                  min_diff:float=0.,    # leave out tensors whose max |delta| is at most this
-                 keep_diffs:bool=False, # store every other changed weight whole, as a `Full` adapter (not tied ones)
+                 keep_diffs:bool=False, # store every other changed weight whole, as a `Full` adapter
+                 untie:bool=False,     # store a tied weight's change on each module holding it (load with untie=True)
                  progress:bool=False,  # tqdm bar over tensors
                  **svd_kw) -> dict:    # niter, lowrank_above, device; returns {'config', 'state_dict', 'report'}
     "An adapter per changed weight: LoRA/LoCon by truncated SVD of W_tuned - W_base, or Full; every changed tensor reported."
@@ -171,7 +172,7 @@ def extract_lora(base,                 # the base model, or its state dict
     partners = {k: [j for j in ties if ties[j] == k] + ([ties[k]] if k in ties else []) for k in sd0}
     adapters, report = {}, []
     for k in tqdm(sd0, desc='extract', unit='tensor', disable=not progress):
-        if k in ties: continue                                        # reported with the first key of its tie
+        if k in ties and not untie: continue                          # reported with the first key of its tie
         t0, t1 = sd0[k], sd1[k]
         if t0.shape != t1.shape:
             name = f"{k[:-len('.weight')]}: weight" if k.endswith('.weight') else f"{k}:"
@@ -185,13 +186,15 @@ def extract_lora(base,                 # the base model, or its state dict
                    rank=None, fro_kept=None, note=None)
         p = k[:-len('.weight')]; layer = modules.get(p) if k.endswith('.weight') else None
         if D.abs().max() <= min_diff: row['note'] = f'max |delta| <= min_diff={min_diff}'
-        elif partners[k]: row['note'] = f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, on both merged"
+        elif partners[k] and not untie:
+            row['note'] = f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, on both merged; untie stores it on each"
         elif p in found and (LoRA.can_adapt(layer) or _is_conv(layer) and layer.groups == 1):
             a, info = lora_from_delta(layer, D, path=p, rank=conv_rank or rank if _is_conv(layer) else rank,
                                       dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
             adapters[p] = a; row.update(kind=a.kind, rank=info['rank'], fro_kept=info['fro_kept'])
         elif (why := _why_not(k, layer, found, keep_diffs)) is None: adapters[p] = _new_full(layer, D); row.update(kind='full', fro_kept=1.0)
         else: row['note'] = why
+        if partners[k] and untie and row['kind'] != 'not stored': row['note'] = f"tied to {', '.join(partners[k])}: load with untie=True"
         report.append(row)
     if not adapters:
         changed = [r for r in report if 'min_diff' not in (r['note'] or '')]

@@ -84,10 +84,10 @@ def _extract_summary(res) -> list:
         if r['kind'] == 'not stored': notes.setdefault(r['note'], []).append(r['tensor'] + (f" {r['change']:.2%}" if 'change' in r else ''))
     return out + [f"not stored ({note}): {', '.join(ts)}" for note, ts in notes.items()]
 
-def _outputs(base_path, tuned_path, adapter_path, batches:int) -> str:
+def _outputs(base_path, tuned_path, adapter_path, batches:int, untie:bool) -> str:
     "Val loss of base, tuned and base + the adapter file (loaded as a user would) on the bundled corpus; logits' distance."
     (b, vocab), (t, _) = load_gpt(base_path), load_gpt(tuned_path)
-    x = load_adapters(load_gpt(base_path)[0], adapter_path)
+    x = load_adapters(load_gpt(base_path)[0], adapter_path, untie=untie)
     T = b.config.block_size
     if vocab is None: return "outputs not measured: the GPT files hold no vocabulary; the numbers above are weight-space only"
     try: data = TextData(corpus_path('shakespeare'), vocab=vocab, block_size=T)
@@ -113,17 +113,20 @@ def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[
     _flag(p, '--exclude', dest='exclude', nargs='+', metavar='PAT', help="layers to leave out of the LoRA extraction, same patterns")
     _flag(p, '--keep_diffs', dest='keep_diffs', action='store_true', help="store every other changed weight (norms, excluded layers) whole, "
           "as a 'full' adapter (LyCORIS' diff); tied weights and biases cannot be stored and are listed")
+    _flag(p, '--untie', dest='untie', action='store_true', help="store a tied weight's change (wte = lm_head) on each module that holds it; "
+          "load the file with load_adapters(..., untie=True), which gives each its own copy of the weight")
     _flag(p, '--eval_batches', dest='eval_batches', type=int, default=8, metavar='N', help="relora GPT files: measure the val loss on N batches "
           "of 8 windows (default 8; 0: do not)")
     def body(a):
         gpt = _is_gpt_file(a.base) and _is_gpt_file(a.tuned)
         base, tuned = (load_gpt(f)[0] if gpt else read_safetensors(f)[1] for f in (a.base, a.tuned))
-        res = extract_lora(base, tuned, targets=a.targets, exclude=a.exclude, min_diff=a.min_diff, keep_diffs=a.keep_diffs, **_svd_kw(a))
+        res = extract_lora(base, tuned, targets=a.targets, exclude=a.exclude, min_diff=a.min_diff, keep_diffs=a.keep_diffs,
+                           untie=a.untie, **_svd_kw(a))
         save_adapter_file(res, a.out, dtype=PRECISIONS.get(a.save_precision))
         if a.verbose: print(report_table(res['report']))
         lines = _extract_summary(res)
         if not gpt: lines.append("outputs not measured: the inputs are not relora GPT files (save_gpt); the numbers above are weight-space only")
-        else: lines.append(_outputs(a.base, a.tuned, a.out, a.eval_batches) if a.eval_batches > 0 else "outputs not measured (--eval_batches 0)")
+        else: lines.append(_outputs(a.base, a.tuned, a.out, a.eval_batches, a.untie) if a.eval_batches > 0 else "outputs not measured (--eval_batches 0)")
         print('\n'.join(f'relora_extract: {l}' for l in lines + [f'saved to {a.out}']))
     _run(p, argv, body, rank=8)
 
