@@ -10,8 +10,7 @@ import math
 import torch
 from torch import nn, Tensor
 from .adapters import adapted_layers
-from .deltas import materialize_adapters, _delta, _view
-from .merge import _weight
+from .deltas import materialize_adapters, delta_f32, as_matrix, layer_weight
 
 # %% ../nbs/analysis.ipynb #af566f0c
 def analyse_delta(W:Tensor,        # base weight as an (out, in) matrix
@@ -45,9 +44,9 @@ def analyse_adapters(src,          # adapters: (config, state_dict), a dict with
     merged = {p: l.merged for p, l in adapted_layers(src).items()} if isinstance(src, nn.Module) else {}
     rows = []
     for p, (layer, a) in materialize_adapters(src, base).items():
-        D = _delta(a)
-        W = _weight(base, p, 'base') - (D if merged.get(p) else 0)               # a merged adapter is inside W: take it out
-        rows.append(dict(layer=p, kind=a.kind, r=a.r, **analyse_delta(_view(layer, W), _view(layer, D), k)))
+        D = delta_f32(a)
+        W = layer_weight(base, p, 'base') - (D if merged.get(p) else 0)               # a merged adapter is inside W: take it out
+        rows.append(dict(layer=p, kind=a.kind, r=a.r, **analyse_delta(as_matrix(layer, W), as_matrix(layer, D), k)))
     return rows
 
 # %% ../nbs/analysis.ipynb #965eb347

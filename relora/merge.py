@@ -14,7 +14,7 @@ from .adapters import AdaptedLayer, LoRA, adapted_layers, adapter_kind, find_mod
 from .layers import get_weight, set_weight
 from .files import save_adapters
 from .full import Full
-from .deltas import stand_in_model, materialize_adapters, _materialize, _view, _delta, _pair, _is_conv
+from .deltas import stand_in_model, materialize_adapters, give_storage, as_matrix, delta_f32, lora_factors, is_conv
 
 # %% ../nbs/merge.ipynb #3e762734
 MIN_SV = 1e-6  # kohya's MIN_SV: an update whose largest singular value is below this is treated as zero (rank 1)
@@ -69,14 +69,14 @@ def svd_factors(M,                    # (out, in) matrix, or a pair (up (out, k)
 
 # %% ../nbs/merge.ipynb #e6cd671f
 def _check_out(path, layer):
-    if _is_conv(layer) and layer.groups != 1: raise ValueError(f"{path}: grouped convolution (groups={layer.groups}) is not supported by the merge tools")
-    if not (LoRA.can_adapt(layer) or _is_conv(layer)): raise TypeError(f"{path}: no LoRA/LoCon for {type(layer).__name__}")
+    if is_conv(layer) and layer.groups != 1: raise ValueError(f"{path}: grouped convolution (groups={layer.groups}) is not supported by the merge tools")
+    if not (LoRA.can_adapt(layer) or is_conv(layer)): raise TypeError(f"{path}: no LoRA/LoCon for {type(layer).__name__}")
 
 def _new_lora(layer, up, down, scale=1.):
     "A filled LoRA/LoCon adapter for `layer` with up (out, r) and down (r, in*k): view(delta) = up @ down, scale `scale`."
     r = down.shape[0]
-    a = adapter_kind('locon' if _is_conv(layer) else 'lora')(layer, r=r, alpha=scale * r)
-    _materialize([a])
+    a = adapter_kind('locon' if is_conv(layer) else 'lora')(layer, r=r, alpha=scale * r)
+    give_storage([a])
     with torch.no_grad():
         a.A.copy_(down.reshape(a.A.shape)); a.B.copy_((up / scale).reshape(a.B.shape))   # (r, in*k) -> (r, in, *k)
     return a
@@ -89,7 +89,7 @@ def lora_from_delta(layer:nn.Module, # the base layer (or a stand-in)
     "The LoRA (LoCon for a convolution) closest to `delta` at the rank chosen by `svd_factors(**svd_kw)`."
     _check_out(path, layer)
     if not scale > 0: raise ValueError(f"{path}: scale must be positive, got {scale}")
-    B, A, info = svd_factors(delta if isinstance(delta, tuple) else _view(layer, delta), **svd_kw)
+    B, A, info = svd_factors(delta if isinstance(delta, tuple) else as_matrix(layer, delta), **svd_kw)
     return _new_lora(layer, B, A, scale), info
 
 def _result(adapters:dict, report:list) -> dict:
@@ -110,15 +110,6 @@ def report_table(rows:list) -> str:
     return '\n'.join('  '.join(x.ljust(w) for x, w in zip(row, widths)).rstrip() for row in cells)
 
 # %% ../nbs/merge.ipynb #003f8e58
-def _weight(src, path, what='tuned') -> Tensor:
-    "A layer's weight (float32, own shape) from a model or a state dict."
-    if isinstance(src, nn.Module):
-        try: m = src.get_submodule(path)
-        except AttributeError: raise ValueError(f"{path}: the {what} model has no such layer") from None
-        return get_weight(m.base_layer if isinstance(m, AdaptedLayer) else m)
-    if f'{path}.weight' not in src: raise ValueError(f"{path}.weight: missing from the {what} weights")
-    return src[f'{path}.weight'].float()
-
 def _tensors(src, what) -> dict:
     "Every tensor of a plain model (its state dict, tied tensors under each name) or of a state dict."
     if not isinstance(src, nn.Module): return src
@@ -140,11 +131,11 @@ def _why_not(k, layer, found, keep_diffs):
     if not k.endswith('.weight') or layer is None: return 'not a layer weight: adapters change weights only'
     p, kind = k[:-len('.weight')], type(layer).__name__
     if keep_diffs and Full.can_adapt(layer): return None
-    why = 'not in targets/excluded' if p not in found else f'no LoRA for {kind}' + (f' (groups={layer.groups})' if _is_conv(layer) else '')
+    why = 'not in targets/excluded' if p not in found else f'no LoRA for {kind}' + (f' (groups={layer.groups})' if is_conv(layer) else '')
     return why + ('; keep_diffs stores it whole' if Full.can_adapt(layer) else '')
 
 def _new_full(layer, D):
-    a = Full(layer); _materialize([a])
+    a = Full(layer); give_storage([a])
     with torch.no_grad(): a.diff.copy_(D)
     return a
 
@@ -188,8 +179,8 @@ def extract_lora(base,                 # the base model, or its state dict
         if D.abs().max() <= min_diff: row['note'] = f'max |delta| <= min_diff={min_diff}'
         elif partners[k] and not untie:
             row['note'] = f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, on both merged; untie stores it on each"
-        elif p in found and (LoRA.can_adapt(layer) or _is_conv(layer) and layer.groups == 1):
-            a, info = lora_from_delta(layer, D, path=p, rank=conv_rank or rank if _is_conv(layer) else rank,
+        elif p in found and (LoRA.can_adapt(layer) or is_conv(layer) and layer.groups == 1):
+            a, info = lora_from_delta(layer, D, path=p, rank=conv_rank or rank if is_conv(layer) else rank,
                                       dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
             adapters[p] = a; row.update(kind=a.kind, rank=info['rank'], fro_kept=info['fro_kept'])
         elif (why := _why_not(k, layer, found, keep_diffs)) is None: adapters[p] = _new_full(layer, D); row.update(kind='full', fro_kept=1.0)
@@ -214,11 +205,11 @@ def shrink_adapters(src,                 # adapters: (config, state_dict), a dic
     "Each adapter of `src` replaced by the LoRA/LoCon closest to its update, at a lower rank, with the same scale (no-LoRA layers: kept)."
     adapters, report = {}, []
     for p, (layer, a) in tqdm(materialize_adapters(src, base).items(), desc='resize', unit='layer', disable=not progress):
-        if not (LoRA.can_adapt(layer) or _is_conv(layer)):          # no LoRA form (a norm's Full): kept as it is
+        if not (LoRA.can_adapt(layer) or is_conv(layer)):          # no LoRA form (a norm's Full): kept as it is
             adapters[p] = a; report.append(dict(layer=p, kind=a.kind, shape=tuple(layer.weight.shape), old=f'{a.kind} r={a.r}')); continue
-        pair, s = _pair(a), a.scale if a.scale > 0 else 1.
-        delta = (a.scale * pair[0], pair[1]) if pair else _delta(a)
-        new, info = lora_from_delta(layer, delta, scale=s, path=p, rank=conv_rank or rank if _is_conv(layer) else rank,
+        pair, s = lora_factors(a), a.scale if a.scale > 0 else 1.
+        delta = (a.scale * pair[0], pair[1]) if pair else delta_f32(a)
+        new, info = lora_from_delta(layer, delta, scale=s, path=p, rank=conv_rank or rank if is_conv(layer) else rank,
                                     dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
         adapters[p] = new; report.append(_row(p, layer, new, info, old=f'{a.kind} r={a.r}'))
     return _result(adapters, report)
@@ -243,13 +234,13 @@ def combine_adapters(sources:list,       # adapters: (config, state_dict) pairs,
         layer = parts[0][1]
         shapes = {tuple(l.weight.shape) for _, l, _ in parts}
         if len(shapes) > 1: raise ValueError(f"{p}: the adapters were made for different weight shapes {sorted(shapes)}")
-        if not (LoRA.can_adapt(layer) or _is_conv(layer)):          # no LoRA form (a norm's Full): the weighted sum, whole
-            adapters[p] = _new_full(layer, sum(w * _delta(a) for w, _, a in parts))
+        if not (LoRA.can_adapt(layer) or is_conv(layer)):          # no LoRA form (a norm's Full): the weighted sum, whole
+            adapters[p] = _new_full(layer, sum(w * delta_f32(a) for w, _, a in parts))
             report.append(dict(layer=p, kind='full', shape=tuple(layer.weight.shape), parts=len(parts), exact=True)); continue
         _check_out(p, layer)
-        cap = conv_rank or rank if _is_conv(layer) else rank
+        cap = conv_rank or rank if is_conv(layer) else rank
         kw = dict(rank=cap, dynamic=dynamic, dynamic_param=dynamic_param, path=p, **svd_kw)
-        pairs = [_pair(a) for _, _, a in parts]
+        pairs = [lora_factors(a) for _, _, a in parts]
         if all(pairs):
             up = torch.cat([w * a.scale * u for (w, _, a), (u, _) in zip(parts, pairs)], 1)   # (out, sum r_i)
             down = torch.cat([d for _, d in pairs], 0)                                      # (sum r_i, in*k)
@@ -259,7 +250,7 @@ def combine_adapters(sources:list,       # adapters: (config, state_dict) pairs,
         else:
             if cap is None and dynamic is None:
                 raise ValueError(f"{p}: {sorted({a.kind for _, _, a in parts})} adapters cannot be combined exactly; give a rank (truncated SVD of the sum)")
-            new, info = lora_from_delta(layer, sum(w * _view(layer, _delta(a)) for w, _, a in parts), **kw)
+            new, info = lora_from_delta(layer, sum(w * as_matrix(layer, delta_f32(a)) for w, _, a in parts), **kw)
         adapters[p] = new; report.append(_row(p, layer, new, info, parts=len(parts), exact='method' not in info))
     return _result(adapters, report)
 
