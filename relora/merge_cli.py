@@ -63,10 +63,11 @@ def _save_and_report(prog, args, res):
     report = res['report']
     rows = [r for r in report if r.get('rank') is not None]
     if args.verbose: print(report_table(report))
-    if not rows: return print(f"{prog}: no layer written; saved to {args.out}")
+    whole = f"{len(report) - len(rows)} full (no LoRA form, kept whole)" if len(report) > len(rows) else ''
+    if not rows: return print(f"{prog}: {whole or 'no layer written'}; saved to {args.out}")
     fro = [r['fro_kept'] for r in rows]
     print(f"{prog}: {len(rows)} layers, rank {min(r['rank'] for r in rows)}-{max(r['rank'] for r in rows)}, "
-          f"Frobenius norm kept: mean {sum(fro) / len(fro):.2%}, min {min(fro):.2%}; saved to {args.out}")
+          f"Frobenius norm kept: mean {sum(fro) / len(fro):.2%}, min {min(fro):.2%}{', ' + whole if whole else ''}; saved to {args.out}")
 
 # %% ../nbs/merge_cli.ipynb #436c738f
 def _is_gpt_file(path) -> bool: return read_safetensors(path, tensors=False)[0].get('format') == GPT_FORMAT
