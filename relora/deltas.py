@@ -11,10 +11,9 @@ import copy, json
 from collections import defaultdict
 import torch
 from torch import nn, Tensor
-from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_kind, adapter_state_dict
 from tqdm import tqdm
+from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_kind, adapter_state_dict
 from .layers import get_weight, linear_dims, set_weight
-from .conv import LoCon  # LoCon is the LoRA of nn.Conv1d/2d/3d
 
 # %% ../nbs/deltas.ipynb #3801ebd4
 def stand_in(shape,                # the base weight's shape: (d,) norm, (out, in) linear, (num, dim) embedding, (out, in, *k) conv
@@ -118,7 +117,7 @@ def _transposed(layer): return isinstance(layer, nn.Embedding) or bool((linear_d
 
 def is_conv(m:nn.Module) -> bool:
     "Is `m` a convolution that LoCon adapts (nn.Conv1d/2d/3d)?"
-    return LoCon.can_adapt(m)
+    return adapter_kind('locon').can_adapt(m)   # LoCon is the LoRA of nn.Conv1d/2d/3d
 
 def as_matrix(layer:nn.Module, # the base layer (or a stand-in)
               w:Tensor,        # a weight or delta in the layer's own weight shape
