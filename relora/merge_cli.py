@@ -12,7 +12,8 @@ from safetensors.torch import save_file
 from .files import atomic_write, load_adapters, read_adapter_file, read_safetensors
 from .deltas import add_deltas, weighted_deltas
 from .merge import combine_adapters, extract_lora, report_table, save_adapter_file, shrink_adapters
-from .model import GPT_FORMAT, estimate_loss, load_gpt
+from .layers import check_tied
+from .model import GPT_FORMAT, estimate_loss, load_gpt, save_gpt
 from .data import TextData, corpus_path
 
 # %% ../nbs/merge_cli.ipynb #996a97d6
@@ -155,12 +156,20 @@ def relora_merge(argv:list=None): # command-line arguments (default: sys.argv[1:
     _flag(p, '--models', dest='models', nargs='+', required=True, metavar='PATH', help="the adapter files to combine")
     _flag(p, '--ratios', dest='ratios', nargs='+', type=float, metavar='W', help="the weight of each adapter (default 1 each)")
     _flag(p, '--save_to', '--out', dest='out', required=True, metavar='PATH', help="the file to write (.safetensors)")
-    _flag(p, '--sd_model', dest='sd_model', metavar='PATH', help="merge into these model weights (.safetensors) and write the merged weights")
+    _flag(p, '--sd_model', dest='sd_model', metavar='PATH', help="merge into these model weights (.safetensors, or a relora GPT file) and write the merged weights")
     _flag(p, '--base', dest='base', metavar='PATH', help="the base model's weights, for layer shapes of kinds other than LoRA/LoCon")
     def body(a):
         if a.ratios is not None and len(a.ratios) != len(a.models): p.error(f"{len(a.models)} models but {len(a.ratios)} ratios")
         srcs = [read_adapter_file(m) for m in a.models]
-        if a.sd_model:
+        if a.sd_model and _is_gpt_file(a.sd_model):     # on the model: a tied weight that an adapter changes is untied first
+            model, vocab = load_gpt(a.sd_model); tied = model.config.tie_weights
+            deltas = weighted_deltas(srcs, a.ratios, base=model, progress=not a.quiet)
+            check_tied(model, list(deltas), untie=True); add_deltas(model, deltas)
+            dt = PRECISIONS.get(a.save_precision)
+            save_gpt(model.to(dt) if dt else model, a.out, vocab)
+            untied = '; wte and lm_head untied (each changed on its own)' if tied and not model.config.tie_weights else ''
+            print(f"relora_merge: {len(srcs)} adapters merged into the GPT of {a.sd_model}{untied}; saved to {a.out}")
+        elif a.sd_model:
             meta, sd = read_safetensors(a.sd_model)
             merged = add_deltas(sd, weighted_deltas(srcs, a.ratios, base=sd, progress=not a.quiet))
             dt = PRECISIONS.get(a.save_precision)
