@@ -178,12 +178,14 @@ def extract_lora(base,                 # the base model, or its state dict
         p = k[:-len('.weight')]; layer = modules.get(p) if k.endswith('.weight') else None
         if D.abs().max() <= min_diff: row['note'] = f'max |delta| <= min_diff={min_diff}'
         elif partners[k] and not untie:
-            row['note'] = f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, on both merged; untie stores it on each"
+            row['note'] = (f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, on both merged; "
+                           "untie stores it on each")
         elif p in found and (LoRA.can_adapt(layer) or is_conv(layer) and layer.groups == 1):
             a, info = lora_from_delta(layer, D, path=p, rank=conv_rank or rank if is_conv(layer) else rank,
                                       dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
             adapters[p] = a; row.update(kind=a.kind, rank=info['rank'], fro_kept=info['fro_kept'])
-        elif (why := _why_not(k, layer, found, keep_diffs)) is None: adapters[p] = _new_full(layer, D); row.update(kind='full', fro_kept=1.0)
+        elif (why := _why_not(k, layer, found, keep_diffs)) is None:
+            adapters[p] = _new_full(layer, D); row.update(kind='full', fro_kept=1.0)
         else: row['note'] = why
         if partners[k] and untie and row['kind'] != 'not stored': row['note'] = f"tied to {', '.join(partners[k])}: load with untie=True"
         report.append(row)

@@ -80,7 +80,8 @@ def _extract_summary(res) -> list:
     out = [f"{len(low) + len(full)} of {len(rows)} changed tensors stored: {len(low)} LoRA/LoCon"
            + (f" (rank {min(r['rank'] for r in low)}-{max(r['rank'] for r in low)}, Frobenius norm kept per layer: "
               f"mean {sum(r['fro_kept'] for r in low) / len(low):.2%}, min {min(r['fro_kept'] for r in low):.2%})" if low else '')
-           + f", {len(full)} full", f"weight space: the adapters hold {(kept2 / total2) ** 0.5:.2%} of ||W_tuned - W_base||_F over all changed tensors"]
+           + f", {len(full)} full",
+           f"weight space: the adapters hold {(kept2 / total2) ** 0.5:.2%} of ||W_tuned - W_base||_F over all changed tensors"]
     notes = {}
     for r in rows:
         if r['kind'] == 'not stored': notes.setdefault(r['note'], []).append(r['tensor'] + (f" {r['change']:.2%}" if 'change' in r else ''))
@@ -98,8 +99,9 @@ def _outputs(base_path, tuned_path, adapter_path, batches:int, untie:bool) -> st
     n = sum(len(xb) for xb, _ in data.iter_val_batches(8, T, batches))
     xb, _ = next(data.iter_val_batches(8, T))
     with torch.no_grad(): zb, zt, zx = (m(xb)[0] for m in (b, t, x))          # (8, T, V) logits each
+    ratio = float((zx - zt).norm() / (zb - zt).norm())
     return (f"outputs, val loss on {n} windows of the bundled Shakespeare corpus: base {loss[0]:.4f}, tuned {loss[1]:.4f}, "
-            f"base + adapters {loss[2]:.4f}; logits on 8 windows: ||z_adapted - z_tuned|| = {float((zx - zt).norm() / (zb - zt).norm()):.3f} ||z_base - z_tuned||")
+            f"base + adapters {loss[2]:.4f}; logits on 8 windows: ||z_adapted - z_tuned|| = {ratio:.3f} ||z_base - z_tuned||")
 
 def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[1:])
     "Console script: an adapter file from the difference of two models' weights (.safetensors), every change accounted for."
@@ -128,7 +130,8 @@ def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[
         if a.verbose: print(report_table(res['report']))
         lines = _extract_summary(res)
         if not gpt: lines.append("outputs not measured: the inputs are not relora GPT files (save_gpt); the numbers above are weight-space only")
-        else: lines.append(_outputs(a.base, a.tuned, a.out, a.eval_batches, a.untie) if a.eval_batches > 0 else "outputs not measured (--eval_batches 0)")
+        elif a.eval_batches <= 0: lines.append("outputs not measured (--eval_batches 0)")
+        else: lines.append(_outputs(a.base, a.tuned, a.out, a.eval_batches, a.untie))
         print('\n'.join(f'relora_extract: {l}' for l in lines + [f'saved to {a.out}']))
     _run(p, argv, body, rank=8)
 
