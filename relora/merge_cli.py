@@ -82,6 +82,8 @@ def _extract_summary(res) -> list:
               f"mean {sum(r['fro_kept'] for r in low) / len(low):.2%}, min {min(r['fro_kept'] for r in low):.2%})" if low else '')
            + f", {len(full)} full",
            f"weight space: the adapters hold {(kept2 / total2) ** 0.5:.2%} of ||W_tuned - W_base||_F over all changed tensors"]
+    tied = [r['tensor'] for r in rows if r['kind'] != 'not stored' and (r.get('note') or '').endswith('untie=True')]
+    if tied: out.append(f"{', '.join(tied)}: tied in the base model; load this file with load_adapters(model, path, untie=True)")
     notes = {}
     for r in rows:
         if r['kind'] == 'not stored': notes.setdefault(r['note'], []).append(r['tensor'] + (f" {r['change']:.2%}" if 'change' in r else ''))
