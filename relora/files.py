@@ -50,7 +50,6 @@ def read_safetensors(path,              # a .safetensors file
             return f.metadata() or {}, {k: f.get_tensor(k) if tensors else None for k in f.keys()}
     except Exception as e: raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
 
-_read_safetensors = read_safetensors   # the old name, still imported by relora.formats, kohya, peft_dirs and model
 
 def _save_tensors(tensors:dict, path, metadata:dict):
     atomic_write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, tmp, metadata=metadata))

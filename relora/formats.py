@@ -10,7 +10,7 @@ import importlib, math, os
 from torch import nn
 from .adapters import Adapter, AdaptedLayer, adapted_layers, freeze_except_adapters
 from .layers import linear_dims
-from .files import FORMAT, load_adapter_state_dict, read_adapter_file, save_adapters, _read_safetensors
+from .files import FORMAT, load_adapter_state_dict, read_adapter_file, save_adapters, read_safetensors
 from .conv import LoCon      # importing the kinds registers them: a file may hold any of them
 from .loha import LoHa
 from .lokr import factorization
@@ -146,7 +146,7 @@ def _from_relora(name:str, layer:AdaptedLayer, fmt:str) -> dict:
 # %% ../nbs/formats.ipynb #a1f286e6
 def _detect_relora(path):
     if not os.path.isfile(path): return False
-    meta, _ = _read_safetensors(path, tensors=False)
+    meta, _ = read_safetensors(path, tensors=False)
     return meta.get('format') == FORMAT
 
 register_format('relora', _detect_relora, lambda path, model, **kw: read_adapter_file(path), lambda model, path, **kw: save_adapters(model, path))
@@ -166,7 +166,7 @@ def detect_format(path) -> str:
         raise ValueError(f"{path}: a directory without adapter_config.json (a PEFT adapter directory has both files)")
     for name, (detect, _, _) in _formats().items():
         if detect(path): return name
-    meta, keys = _read_safetensors(path, tensors=False)
+    meta, keys = read_safetensors(path, tensors=False)
     if any(_PEFT_KEY.fullmatch(k.removeprefix(PEFT_PREFIX)) for k in keys):
         raise ValueError(f"{path}: PEFT tensors without their config: pass the directory that holds adapter_config.json")
     raise ValueError(f"{path}: not a relora adapter file (metadata format={meta.get('format')!r}), nor a kohya/LyCORIS one "

@@ -10,7 +10,7 @@ import json, math, os, re
 import torch
 from torch import nn
 from .adapters import adapted_layers
-from .files import _read_safetensors, _save_tensors
+from .files import read_safetensors, _save_tensors
 from .formats import register_format, _to_relora, _from_relora, _file_alpha, _scale_config, _layer
 
 # %% ../nbs/kohya.ipynb #f7149d1d
@@ -61,7 +61,7 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
                prefix:str=None,     # the name prefix; None tries none and the usual ones (KOHYA_PREFIXES)
               ) -> tuple:           # (relora config, relora state dict)
     "A kohya / LyCORIS file in relora's terms, for `load_adapter_state_dict`."
-    meta, raw = _read_safetensors(path)
+    meta, raw = read_safetensors(path)
     try: rs = str(json.loads(meta.get('ss_network_args') or '{}').get('rs_lora', '')).lower() == 'true'
     except (ValueError, AttributeError): rs = False
     groups, names = {}, kohya_names(model)
@@ -89,7 +89,7 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
 
 def _detect_kohya(path):
     if not os.path.isfile(path): return False
-    _, keys = _read_safetensors(path, tensors=False)
+    _, keys = read_safetensors(path, tensors=False)
     return any(_is_kohya_key(k) for k in keys)
 
 # %% ../nbs/kohya.ipynb #27149b4c

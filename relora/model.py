@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 from safetensors.torch import save_model, load_model
 from .adapters import adapted_layers
-from .files import atomic_write, _read_safetensors
+from .files import atomic_write, read_safetensors
 from .data import CharVocab
 
 # %% ../nbs/model.ipynb #4f708558
@@ -240,7 +240,7 @@ def save_gpt(model:GPT,    # a plain GPT (no adapters)
 
 def load_gpt(path) -> tuple: # (GPT in eval mode, CharVocab or None)
     "The GPT (and vocabulary) of a `save_gpt` file; any other file is refused."
-    meta, _ = _read_safetensors(path, tensors=False)
+    meta, _ = read_safetensors(path, tensors=False)
     if meta.get('format') != GPT_FORMAT:
         raise ValueError(f"{path}: not a relora GPT file (metadata format={meta.get('format')!r}); save_gpt writes them")
     model = GPT(GPTConfig(**json.loads(meta['config'])))

@@ -11,7 +11,7 @@ from collections import Counter
 from torch import nn
 from .adapters import adapted_layers
 from .layers import linear_dims
-from .files import atomic_write, _read_safetensors, _save_tensors
+from .files import atomic_write, read_safetensors, _save_tensors
 from .formats import register_format, _to_relora, _from_relora, _file_alpha, _scale_config, _lokr_structure, _layer
 from .lokr import LoKr
 
@@ -114,7 +114,7 @@ def read_peft(path,              # a PEFT adapter directory
     if ptype not in ('LORA', 'LOHA', 'LOKR'): raise ValueError(f"{cj}: peft_type {ptype!r} is not supported (LORA, LOHA, LOKR)")
     for k in ('use_dora', 'lora_bias'):
         if pc.get(k): raise ValueError(f"{cj}: {k}=True is not supported")
-    _, raw = _read_safetensors(st)
+    _, raw = read_safetensors(st)
     groups = {}
     for k, v in raw.items():
         m = _PEFT_KEY.fullmatch(k.removeprefix(PEFT_PREFIX))
