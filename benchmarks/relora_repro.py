@@ -11,13 +11,13 @@ The step-cost ratio ReLoRA / full-rank is measured by interleaving the two train
 
 Not a test: it prints a table and writes results.json, curves.png and singular_values.png to --out.
 """
-import argparse, copy, importlib, json, math, os, statistics, sys, time
+import argparse, copy, json, math, os, statistics, sys, time
 import torch
 from torch import nn
 import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
-from relora.adapters import ADAPTER_KINDS, add_adapters
+from relora.adapters import add_adapters, known_kinds
 from relora.data import TextData, corpus_path
 from relora.model import GPT, GPTConfig
 from relora.train import TrainConfig, ReLoRATrainer, update_rank, update_singular_values
@@ -46,9 +46,7 @@ def matched_kinds(a, V):
     target = trainable_adapter_params(a, V, 'lora', a.rank, {})
     out = []
     for kind, grid in (('loha', [dict()]), ('lokr', [dict(factor=f) for f in (-1, 2, 4, 8)])):
-        try: importlib.import_module(f'relora.{kind}')
-        except ModuleNotFoundError: pass
-        if kind not in ADAPTER_KINDS: print(f'# {kind}: not registered, row skipped'); continue
+        if kind not in known_kinds(): print(f'# {kind}: not a known adapter kind, row skipped'); continue
         best = min(((trainable_adapter_params(a, V, kind, r, o), r, o) for r in range(1, 33) for o in grid),
                    key=lambda t: (abs(t[0] - target), t[1]))
         out.append((f'ReLoRA-{kind} (r={best[1]}{", " + str(best[2]) if best[2] else ""})', kind, best[1], best[2], best[0]))
