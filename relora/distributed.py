@@ -93,8 +93,8 @@ class RankShard:
 class DDPReLoRATrainer(ReLoRATrainer):
     "`ReLoRATrainer` under DistributedDataParallel (call `init_distributed()` first, or it runs on one process)."
     def __init__(self, model:nn.Module, data, cfg:TrainConfig, device=None, # this rank's device (None: the model's)
-                 rewrap:bool=True, # re-wrap DDP when the adapters are added (False only to show why it is needed)
-                 **kw):            # get_batch, loss_fn, eval_fn of `ReLoRATrainer` (get_batch must draw this rank's slice)
+                 rewrap:bool=True, # re-wrap DDP at the switch (False only to show why it is needed)
+                 **kw):            # get_batch, loss_fn, eval_fn of `ReLoRATrainer` (get_batch: this rank's slice)
         self.rank, self.world = rank_world()
         model = unwrap(model)
         self.device, self.rewrap = device or next(model.parameters()).device, rewrap
@@ -103,7 +103,7 @@ class DDPReLoRATrainer(ReLoRATrainer):
         self.module = wrap(model, self.device)   # the loss goes through DDP: gradients averaged across ranks
 
     def after_event(self, relora, event:str): # event: 'adapters' (the switch) or 'restart'
-        "After the switch, a new DDP wrapper that registers the adapters (a restart keeps the same Parameters)."
+        "After the switch, a new DDP wrapper that registers the adapters (restarts keep the Parameters)."
         if event == 'adapters' and self.rewrap: self.module = wrap(self.model, self.device)
 
     def save(self, path):

@@ -94,22 +94,22 @@ class TrainConfig:
 
 # %% ../nbs/train.ipynb #af6c7898
 def lr_envelope(cfg:TrainConfig):
-    "lambda(step) of the scheduler: the first linear warm-up, then a cosine over T down to `min_lr_ratio`, the floor after T."
+    "lambda(step) of the scheduler: linear warm-up, cosine over T down to `min_lr_ratio`, the floor after T."
     T = cfg.schedule_steps or cfg.steps
     W = 0 if cfg.method == 'full' else cfg.warm_start
     R = cfg.reset_every if cfg.method == 'relora' else None
     return jagged_cosine_lambda(T, min(cfg.warmup, W or R or T), min_lr_ratio=cfg.min_lr_ratio)
 
 def relora_args(cfg:TrainConfig) -> dict|None:
-    "The keyword arguments of `relora.relora.ReLoRA` for the run `cfg` describes (None: no switch and no restart to run)."
+    "The keyword arguments of `relora.relora.ReLoRA` for the run `cfg` (None: no switch, no restart)."
     W = 0 if cfg.method == 'full' else cfg.warm_start
     R = cfg.reset_every if cfg.method == 'relora' else None
     if R is None and W == 0: return None
     T = cfg.schedule_steps or cfg.steps
     t_r = min(cfg.restart_warmup, max(1, (T - W) // 2)) if cfg.jagged else 0   # ReLoRA caps it at R/2 itself
-    return dict(reset_every=R, warm_start=W, adapter_kwargs=cfg.adapter_args() if W else None,
-                adapter_lr=cfg.adapter_lr or 2 * cfg.lr, prune=None if cfg.optimizer_reset == 'none' else cfg.optimizer_reset,
-                prune_ratio=cfg.prune_ratio, restart_warmup=t_r, seed=cfg.seed)
+    prune = None if cfg.optimizer_reset == 'none' else cfg.optimizer_reset
+    return dict(reset_every=R, warm_start=W, adapter_kwargs=cfg.adapter_args() if W else None, adapter_lr=cfg.adapter_lr or 2 * cfg.lr,
+                prune=prune, prune_ratio=cfg.prune_ratio, restart_warmup=t_r, seed=cfg.seed)
 
 # %% ../nbs/train.ipynb #0c7e3434
 def gpt_loss(model:nn.Module, # relora's convention: model(x, y) -> (logits, loss), or the loss alone
@@ -120,31 +120,32 @@ def gpt_loss(model:nn.Module, # relora's convention: model(x, y) -> (logits, los
     return out[1] if isinstance(out, tuple) else out
 
 class ReLoRATrainer:
-    "Train any model as `cfg` says, ReLoRA by `relora.relora.ReLoRA`; `fit()` runs to the end, `save`/`load` resume exactly."
+    "Train any model as `cfg` says (ReLoRA by `relora.relora.ReLoRA`); `fit()`, and `save`/`load` that resume exactly."
     def __init__(self, model:nn.Module,  # any model; its adapters come at the switch (or now, with warm_start=0)
                  data=None,              # a `relora.data.TextData` (the default batches and evaluation), or None
                  cfg:TrainConfig|None=None, # the run (None: TrainConfig())
                  get_batch=None,         # get_batch(generator) -> one micro-batch (None: data's training windows)
                  loss_fn=gpt_loss,       # loss_fn(model, batch) -> scalar loss
-                 eval_fn=None):          # eval_fn(model) -> float, the validation loss (None: `estimate_loss` on data)
+                 eval_fn=None):          # eval_fn(model) -> float, validation loss (None: `estimate_loss` on data)
         cfg = cfg or TrainConfig()
         if data is None and (get_batch is None or eval_fn is None):
             raise ValueError("ReLoRATrainer: give data (a TextData), or both get_batch and eval_fn")
         self.model, self.data, self.cfg, self.loss_fn = model, data, cfg, loss_fn
-        self.get_batch = get_batch or (lambda g: data.get_batch('train', cfg.batch_size, cfg.block_size, generator=g))
-        self.eval_fn = eval_fn or (lambda m: estimate_loss(m, data, cfg.batch_size, cfg.block_size, cfg.eval_batches))
+        B, T = cfg.batch_size, cfg.block_size
+        self.get_batch = get_batch or (lambda g: data.get_batch('train', B, T, generator=g))
+        self.eval_fn = eval_fn or (lambda m: estimate_loss(m, data, B, T, cfg.eval_batches))
         self.step, self.skipped, self.logs, self.w_warm = 0, 0, [], {}
         self.gen = torch.Generator().manual_seed(cfg.seed)   # draws the training batches
         self.phase_tokens, self.phase_time = 0, 0.0          # throughput of the method's own phase
-        self.module = model                                  # what loss_fn calls (DDPReLoRATrainer: the DDP wrapper)
+        self.module = model                                  # what loss_fn calls (DDPReLoRATrainer: a DDP wrapper)
         if not self.adapted: self._check_targets()
         if self.W == 0: self._snapshot()
         if self.W == 0 and cfg.method != 'full' and not self.adapted: add_adapters(model, **cfg.adapter_args())
         self.opt = self._optimizer()
         self.sched = LambdaLR(self.opt, lr_envelope(cfg))
         kw = relora_args(cfg)
-        self.relora = None if kw is None else ReLoRA(model, self.opt, scheduler=self.sched, after_restart=[self.after_event],
-                                                     **kw)
+        self.relora = None if kw is None else ReLoRA(model, self.opt, scheduler=self.sched,
+                                                     after_restart=[self.after_event], **kw)
 
     W = property(lambda self: 0 if self.cfg.method == 'full' else self.cfg.warm_start)
     adapted = property(lambda self: bool(adapted_layers(self.model)))
@@ -154,17 +155,17 @@ class ReLoRATrainer:
         "Called by the controller after the switch and after each restart (a subclass re-wraps DDP here)."
 
     def _optimizer(self):
-        "AdamW over the trainable parameters: the full-rank ones at `lr`, then the adapters (if any) at `adapter_lr`."
+        "AdamW over the trainable parameters: full-rank ones at `lr`, then the adapters (if any) at `adapter_lr`."
         c, ad = self.cfg, {id(p): p for l in adapted_layers(self.model).values() for p in l.adapter.parameters()}
-        groups = [dict(params=[p for p in self.model.parameters() if p.requires_grad and id(p) not in ad], lr=c.lr),
-                  dict(params=list(ad.values()), lr=c.adapter_lr or 2 * c.lr)]
+        rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in ad]
+        groups = [dict(params=rest, lr=c.lr), dict(params=list(ad.values()), lr=c.adapter_lr or 2 * c.lr)]
         return torch.optim.AdamW([g for g in groups if g['params']], betas=c.betas, weight_decay=c.weight_decay)
 
     def _check_targets(self):
-        "Fail now, not at the switch to adapters, if the targets match nothing or the adapter kind cannot adapt them."
+        "Fail now, not at the switch, if the targets match nothing or the adapter kind cannot adapt them."
         try: layers = find_modules(self.model, self.cfg.targets)
         except ValueError as e: raise ValueError(f"TrainConfig: {e} (set TrainConfig.targets)") from None
-        if self.cfg.method == 'full': return          # the targets only say which updates `update_rank` measures
+        if self.cfg.method == 'full': return          # the targets only name the layers `update_rank` measures
         cls = adapter_kind(self.cfg.adapter)
         bad = [f'{n} ({type(m).__name__})' for n, m in layers.items() if not cls.can_adapt(m)]
         if bad: raise ValueError(f"TrainConfig: adapter={self.cfg.adapter!r} cannot adapt {bad[0]}"
@@ -177,15 +178,15 @@ class ReLoRATrainer:
 
 # %% ../nbs/train.ipynb #eae90dd3
 def _train_step(self) -> dict:
-    "One optimizer step, after the controller's step for the previous one (the switch or a restart, if due); returns its log."
+    "One optimizer step, after the controller's step for the previous one (switch or restart, if due); returns its log."
     c, t, log = self.cfg, self.step, {}
-    if self.relora and self.relora.t < t:            # deferred to here: nothing happens after the last step of a run
+    if self.relora and self.relora.t < t:            # deferred to here: nothing happens after a run's last step
         if t == self.W: self._snapshot()
-        ev = self.relora.step(check=False)           # check=False: a skipped step counts too (the schedule is by step)
+        ev = self.relora.step(check=False)           # a skipped step counts too (the schedule is by step)
         if ev.get('adapters'): log['adapters'] = True
         if ev.get('restart'): log.update(reset=True, zeroed=ev['zeroed'])
     m = self.relora.lr_multiplier() if self.relora else 1.0
-    lr = self.opt.param_groups[-1]['lr'] * m        # the LR this step applies (the adapters' group after the switch)
+    lr = self.opt.param_groups[-1]['lr'] * m        # the LR this step applies (after the switch: the adapters')
     t0, loss = time.perf_counter(), 0.0
     self.module.train()
     for _ in range(c.grad_accum):
@@ -247,7 +248,7 @@ def update_rank(model:nn.Module, # the trained model
     return {n: int((s > rtol * s[0]).sum()) if s[0] > 0 else 0 for n, s in update_singular_values(model, w_warm).items()}
 
 # %% ../nbs/train.ipynb #d81da8b3
-CHECKPOINT_FORMAT = 2   # 2: the controller's state and the scheduler's in trainer.json (1: the trainer restarted by itself)
+CHECKPOINT_FORMAT = 2   # 2: controller and scheduler state in trainer.json (1: the trainer restarted by itself)
 
 def _save(self, path): # a directory, created if needed
     "Checkpoint the run to directory `path` (safetensors + JSON, atomically)."
@@ -273,13 +274,14 @@ def _save(self, path): # a directory, created if needed
     atomic_write(os.path.join(path, 'trainer.json'), write)
 
 def read_checkpoint(path) -> tuple:
-    "(trainer.json as a dict, {name: tensor}) of checkpoint directory `path`, checked to belong together and to be current."
+    "(trainer.json as a dict, {name: tensor}) of checkpoint directory `path`, checked to be current and whole."
     jp, sp = os.path.join(path, 'trainer.json'), os.path.join(path, 'state.safetensors')
     if not (os.path.isfile(jp) and os.path.isfile(sp)): raise FileNotFoundError(f"{path}: not a checkpoint (needs trainer.json and state.safetensors)")
     with open(jp) as fh: js = json.load(fh)
     if js.get('format', 1) != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: checkpoint format {js.get('format', 1)}, this relora reads format {CHECKPOINT_FORMAT} only "
-                         "(the restarts moved to relora.relora.ReLoRA): finish that run with the relora that wrote it, or start again")
+        raise ValueError(f"{path}: checkpoint format {js.get('format', 1)}, this relora reads format {CHECKPOINT_FORMAT} "
+                         "only (the restarts moved to relora.relora.ReLoRA): finish that run with the relora that "
+                         "wrote it, or start again")
     with safe_open(sp, framework='pt') as f: meta, t = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     if int(meta['step']) != js['step']: raise ValueError(f"{path}: trainer.json is at step {js['step']} but the tensors at step {meta['step']}")
     return js, t
@@ -287,7 +289,7 @@ def read_checkpoint(path) -> tuple:
 _FREE = ('progress', 'eval_every', 'eval_batches', 'steps', 'schedule_steps')  # may change on resume: the steps taken stay the same
 
 def _load(self, path):
-    "Resume from checkpoint `path` into this fresh trainer (a fresh model of the same architecture, the same config)."
+    "Resume from checkpoint `path` into this fresh trainer (same model architecture, same config)."
     js, t = read_checkpoint(path)
     old, c = TrainConfig(**js['config']), self.cfg
     diff = [k for k, v in asdict(old).items() if k not in _FREE and v != getattr(c, k)]
