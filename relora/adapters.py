@@ -24,7 +24,7 @@ def register_adapter(cls):
     ADAPTER_KINDS[cls.kind] = cls
     return cls
 
-_KIND_MODULES = dict(locon='relora.conv', loha='relora.loha', lokr='relora.lokr', lotr='relora.lotr')
+_KIND_MODULES = dict(locon='relora.conv', loha='relora.loha', lokr='relora.lokr', lotr='relora.lotr', full='relora.full')
 
 def known_kinds() -> list:
     "Every adapter kind name relora knows: the registered ones and relora's own, imported on demand by `adapter_kind`."

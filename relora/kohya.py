@@ -10,8 +10,8 @@ import json, math, os, re
 import torch
 from torch import nn
 from .adapters import adapted_layers
-from .files import read_safetensors, _save_tensors
-from .formats import register_format, _to_relora, _from_relora, _file_alpha, _scale_config, _layer
+from .files import read_safetensors, save_tensors
+from .formats import register_format, to_relora, from_relora, file_alpha, scale_config, layer_at, mha_part
 
 # %% ../nbs/kohya.ipynb #f7149d1d
 KOHYA_PREFIXES = ('lycoris_', 'lora_unet_', 'lora_te1_', 'lora_te2_', 'lora_te_', 'lora_')
@@ -44,17 +44,20 @@ def write_kohya(model:nn.Module,          # an adapted model
     for p, l in layers.items():
         key = p.replace('.', '_')
         if len(names.get(key, [])) > 1: raise ValueError(f"{p}: its kohya name {key} is also that of {names[key]}; rename a module")
-        for k, v in _from_relora(p, l, 'kohya').items(): tensors[f'{prefix}{key}.{k}'] = v
-        tensors[f'{prefix}{key}.alpha'] = torch.tensor(_file_alpha(l.adapter), dtype=torch.float32)  # rsLoRA: alpha sqrt(r)
+        if mha_part(model, p): raise ValueError(f"{p}: an nn.MultiheadAttention adapter has no kohya/LyCORIS form (neither has "
+                                                "a MultiheadAttention format); save it as 'peft' or 'relora'")
+        for k, v in from_relora(p, l, 'kohya').items(): tensors[f'{prefix}{key}.{k}'] = v
+        if l.adapter.kind != 'full':   # LyCORIS' diff has no alpha: it is added as is
+            tensors[f'{prefix}{key}.alpha'] = torch.tensor(file_alpha(l.adapter), dtype=torch.float32)  # rsLoRA: alpha sqrt(r)
     first = next(iter(layers.values())).adapter
     kinds = {l.adapter.kind for l in layers.values()}
     args = dict(algo=first.kind, **({'rs_lora': 'True'} if rs else {}))
     meta = dict(ss_network_module='networks.lora' if kinds == {'lora'} else 'lycoris.kohya', ss_network_dim=str(first.r),
-                ss_network_alpha=f"{_file_alpha(first):g}", ss_network_args=json.dumps(args))
-    _save_tensors(tensors, path, meta)
+                ss_network_alpha=f"{file_alpha(first):g}", ss_network_args=json.dumps(args))
+    save_tensors(tensors, path, meta)
 
 # %% ../nbs/kohya.ipynb #918050f1
-def _is_kohya_key(k): return bool(re.search(r'\.(lora_down\.weight|hada_w1_a|lokr_w1|lokr_w1_a|alpha)$', k))
+def _is_kohya_key(k): return bool(re.search(r'\.(lora_down\.weight|hada_w1_a|lokr_w1|lokr_w1_a|diff|alpha)$', k))
 
 def read_kohya(path,                # a kohya / LyCORIS .safetensors file
                model:nn.Module,     # the model whose module names resolve the file's
@@ -71,19 +74,20 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
         groups.setdefault(name, {})[suffix] = v
     cfg, sd = {}, {}
     for name, t in groups.items():
-        p = _kohya_path(names, name, prefix); layer = _layer(model, p)
+        p = _kohya_path(names, name, prefix); layer = layer_at(model, p)
         alpha = t.pop('alpha', None)
         if alpha is not None:
             if alpha.numel() != 1: raise ValueError(f"{name}.alpha: a scalar expected, got shape {tuple(alpha.shape)}")
             alpha = float(alpha.float().reshape(()))
-        c, s = _to_relora(p, layer, t, 'kohya')
+        c, s = to_relora(p, layer, t, 'kohya')
         if c['kind'] == 'lokr' and c['r'] is None:     # both factors full: scale 1, LyCORIS stores alpha = r
             c['r'] = int(alpha) if alpha and float(alpha).is_integer() else 1
         r = c['r']
-        if c['kind'] == 'lokr' and 'lokr_w1' in s and 'lokr_w2' in s:
+        if c['kind'] == 'full': c.update(alpha=1., rslora=False)   # LyCORIS adds diff as is, whatever alpha says
+        elif c['kind'] == 'lokr' and 'lokr_w1' in s and 'lokr_w2' in s:
             c['full_matrix'] = r < max(s['lokr_w2'].shape[:2]) / 2; c.update(alpha=float(r), rslora=False)
         elif rs and alpha is not None: c.update(alpha=alpha / math.sqrt(r), rslora=True)   # file alpha = alpha sqrt(r)
-        else: c.update(_scale_config(r, alpha))
+        else: c.update(scale_config(r, alpha))
         cfg[p] = c; sd.update({f'{p}.{k}': v for k, v in s.items()})
     return cfg, sd
 
