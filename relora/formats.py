@@ -159,6 +159,8 @@ def from_relora(name:str,           # the layer's path, for error messages
     "The file tensors ({suffix: tensor}) for adapted layer `name` in format `fmt` ('peft' or 'kohya')."
     a, base = layer.adapter, layer.base_layer
     sd = dict(a.state_dict())
+    if fmt == 'kohya' and (linear_dims(base) or (0, 0, False))[2]:   # LyCORIS 4.1.3: "unknown is not supported"
+        raise ValueError(f"{name}: kohya/LyCORIS have no form for GPT-2's Conv1D (weight (in, out)); save it as 'peft' or 'relora'")
     if a.kind == 'full':
         if fmt != 'kohya':
             raise ValueError(f"{name}: a full difference (kind 'full') has no {fmt} form; save it as 'kohya' or 'relora'")
