@@ -75,6 +75,9 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
     cfg, sd = {}, {}
     for name, t in groups.items():
         p = _kohya_path(names, name, prefix); layer = layer_at(model, p)
+        if mha_part(model, p):   # LyCORIS hooks out_proj.forward, which the attention never calls (its merge does apply it)
+            raise ValueError(f"{p}: an nn.MultiheadAttention adapter in a kohya/LyCORIS file, which has no MultiheadAttention "
+                             "form (LyCORIS's forward ignores it, its merge applies it); relora does not guess")
         alpha = t.pop('alpha', None)
         if alpha is not None:
             if alpha.numel() != 1: raise ValueError(f"{name}.alpha: a scalar expected, got shape {tuple(alpha.shape)}")
