@@ -59,7 +59,7 @@ def _peft_rank(name, a:LoKr, decompose_both:bool) -> int:
     A, B, C, D = a.dims
     return max(a.r, math.ceil(max(C, D) / 2), math.ceil(max(A, B) / 2) if decompose_both else 1)
 
-PEFT_MHA_TWICE = ('0.21.2',)   # PEFT releases read to apply an MHA's out_proj LoRA twice (huggingface/peft PR #3774)
+PEFT_MHA_TWICE = ('0.21.2',)   # PEFT releases read to apply an MHA's out_proj LoRA twice
 
 def _peft_module(model, layers:dict, p:str):
     "PEFT's module path for an adapted MHA's out_proj, else None; refuses MHA adapters PEFT cannot hold."
@@ -170,8 +170,8 @@ def read_peft(path,              # a PEFT adapter directory
         if q != p:   # an MHA's out_proj: PEFT applies its LoRA twice
             if pc.get('peft_version') not in PEFT_MHA_TWICE:
                 raise ValueError(f"{p}: an nn.MultiheadAttention adapter from PEFT {pc.get('peft_version', '(no version)')}; relora "
-                                 f"reads those of PEFT {', '.join(PEFT_MHA_TWICE)} (out_proj's LoRA applied twice, "
-                                 "huggingface/peft PR #3774): load and save it with one of those")
+                                 f"reads those of PEFT {', '.join(PEFT_MHA_TWICE)} (out_proj's LoRA applied twice "
+                                 "by its merge()): load and save it with one of those")
             s['lora_B'] = s['lora_B'] * 2
         cfg[p] = c; sd.update({f'{p}.{k}': v for k, v in s.items()})
     return cfg, sd
