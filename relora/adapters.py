@@ -257,7 +257,6 @@ def attach_adapters(model:nn.Module, # the model, changed in place
     for name in sorted(adapters, key=lambda n: -n.count('.')):   # an MHA's out_proj before the MHA
         _set_module(model, name, AdaptedLayer(model.get_submodule(name), adapters[name], name))
 
-_attach = attach_adapters   # its former name, still imported by relora.files
 
 def freeze_except_adapters(model:nn.Module, # the adapted model
                            trainable=None,  # patterns/types of modules that stay fully trainable (norms, head)

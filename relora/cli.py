@@ -9,7 +9,7 @@ __all__ = ['METHOD_DEFAULTS', 'PRESETS', 'DEFAULTS', 'run_metrics', 'run_cli', '
 import argparse, copy, json, math, os, re, shutil, signal, sys, threading, time
 from dataclasses import asdict, fields
 import torch
-from .adapters import adapted_layers, remove_adapters
+from .adapters import adapted_layers, known_kinds, remove_adapters
 from .files import atomic_write, save_adapters
 from .data import TextData, corpus_path
 from .model import GPT, GPTConfig, save_gpt
@@ -28,7 +28,7 @@ def _parser():
                                 "(Lialin et al., arXiv:2307.05695); writes metrics.json, loss.png, model.safetensors and a checkpoint to --out.")
     d = DEFAULTS
     p.add_argument('--method', choices=['full', 'lora', 'relora'], default=d['method'])
-    p.add_argument('--adapter', default=d['adapter'], help="adapter kind: lora, locon, loha, lokr, lotr (default %(default)s)")
+    p.add_argument('--adapter', default=d['adapter'], help=f"adapter kind: {', '.join(known_kinds())} (default %(default)s)")
     p.add_argument('--rank', type=int, default=d['rank'])
     p.add_argument('--alpha', type=float, default=None, help="adapter scale numerator (default: rank)")
     p.add_argument('--lr', type=float, default=None, help="peak LR (full-rank params); default per method, see METHOD_DEFAULTS")
