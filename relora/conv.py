@@ -19,65 +19,88 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string
         axes,      # the spatial axes the factor convolves on
         fill=1):   # the neutral value elsewhere (1 for kernel, stride, dilation; 0 for padding)
-    "`v` on `axes` and `fill` on the other spatial axes; a padding string ('same', 'valid') is kept as is."
+    ("`v` on `axes` and `fill` on the other spatial axes; a padding string ('same', 'valid') is "
+     "kept as is.")
     return v if isinstance(v, str) else tuple(x if i in axes else fill for i, x in enumerate(v))
 
 # %% ../nbs/conv.ipynb #abedfb7d
 @register_adapter
 class LoCon(Adapter):
-    "LoRA for nn.Conv1d/2d/3d: conv (in -> r, base kernel) then 1x1 conv (r -> out) (LyCORIS, arXiv:2309.14859)."
+    ("LoRA for nn.Conv1d/2d/3d: conv (in -> r, base kernel) then 1x1 conv (r -> out) (LyCORIS, "
+     "arXiv:2309.14859).")
     kind = 'locon'
-    adapts = "nn.Conv1d/2d/3d only (kind='lora' adapts nn.Linear; transposed convolutions are not supported)"
+    adapts = ("nn.Conv1d/2d/3d only (kind='lora' adapts nn.Linear; transposed convolutions are "
+              "not supported)")
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
-                 tucker:bool=False,    # 1x1 (in -> r), core conv (r -> r, base kernel), 1x1 (r -> out)
-                 reshape:str='flat'):  # 'flat': W as (out, in*K); 'balanced': e.g. (out*k0, in*k1) for Conv2d
+                 tucker:bool=False,    # 1x1 (in -> r), core conv (r -> r, kernel), 1x1 (r -> out)
+                 reshape:str='flat'):  # 'flat': W as (out, in*K); 'balanced': (out*k0, in*k1)
         super().__init__(base, r, alpha, rslora)
-        if reshape not in ('flat', 'balanced'): raise ValueError(f"locon: reshape must be 'flat' or 'balanced', got {reshape!r}")
-        if tucker and reshape != 'flat': raise ValueError("locon: tucker=True works with reshape='flat' only")
+        if reshape not in ('flat', 'balanced'):
+            raise ValueError(f"locon: reshape must be 'flat' or 'balanced', got {reshape!r}")
+        if tucker and reshape != 'flat':
+            raise ValueError("locon: tucker=True works with reshape='flat' only")
         g, k = base.groups, tuple(base.kernel_size)
-        if r % g: raise ValueError(f"locon: r={r} must be a multiple of groups={g} for {base} (each group gets rank r/groups)")
-        tucker = tucker and any(i > 1 for i in k)   # on a 1x1 conv a core adds nothing (LyCORIS drops it too)
-        self.tucker, self.reshape, self.n, self.groups, self.kernel_size = tucker, reshape, len(k), g, k
+        if r % g:
+            raise ValueError(
+                f"locon: r={r} must be a multiple of groups={g} for {base} (each group gets rank "
+                "r/groups)")
+        # on a 1x1 conv a core adds nothing (LyCORIS drops it too)
+        tucker = tucker and any(i > 1 for i in k)
+        self.tucker, self.reshape = tucker, reshape
+        self.n, self.groups, self.kernel_size = len(k), g, k
         self.in_channels, self.out_channels = base.in_channels, base.out_channels
-        c = conv_args(base); self.pad, self.padding_mode = c['pad'], c['mode']   # F.pad amounts for a non-'zeros' mode
-        pad = base.padding if base.padding_mode == 'zeros' else (0,) * self.n   # else x is padded first, as nn.Conv does
-        self.m = (self.n + 1) // 2 if reshape == 'balanced' else 0  # leading kernel axes carried by lora_up
+        # F.pad amounts for a non-'zeros' mode
+        c = conv_args(base); self.pad, self.padding_mode = c['pad'], c['mode']
+        # else x is padded first, as nn.Conv does
+        pad = base.padding if base.padding_mode == 'zeros' else (0,) * self.n
+        # leading kernel axes carried by lora_up
+        self.m = (self.n + 1) // 2 if reshape == 'balanced' else 0
         everywhere, rows, cols = range(self.n), range(self.m), range(self.m, self.n)
-        axes = (dict(lora_down=(), lora_mid=everywhere, lora_up=()) if tucker else dict(lora_down=cols, lora_up=rows))
+        axes = (dict(lora_down=(), lora_mid=everywhere, lora_up=()) if tucker else dict(
+            lora_down=cols, lora_up=rows))
         c_in = dict(lora_down=self.in_channels // g, lora_mid=r // g, lora_up=r // g)
         c_out = dict(lora_down=r, lora_mid=r, lora_up=self.out_channels)
         w = base.weight
         kw = factor_kw(w)
         self.steps = []                    # (factor, stride, padding, dilation), run in this order
         for name, ax in axes.items():      # (c_out, c_in/g, kernel on `ax`, 1 elsewhere)
-            self.register_parameter(name, nn.Parameter(torch.empty(c_out[name], c_in[name], *_on(k, ax), **kw)))
+            self.register_parameter(
+                name, nn.Parameter(torch.empty(c_out[name], c_in[name], *_on(k, ax), **kw)))
             self.steps.append((name, _on(base.stride, ax), _on(pad, ax, 0), _on(base.dilation, ax)))
         self.reset()
 
     @classmethod
-    def can_adapt(cls, m): return isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))  # not ConvTranspose*
+    # not ConvTranspose*
+    def can_adapt(cls, m): return isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
     A = property(lambda self: self.lora_down)
     B = property(lambda self: self.lora_up)
     def options(self): return dict(tucker=self.tucker, reshape=self.reshape)
-    def extra_repr(self): return super().extra_repr() + f", tucker={self.tucker}, reshape={self.reshape!r}"
+
+    def extra_repr(self):
+        return super().extra_repr() + f", tucker={self.tucker}, reshape={self.reshape!r}"
 
     def reset(self):
-        "delta_W = 0 exactly: lora_up = 0; lora_down (and lora_mid) random as nn.Conv initialises its weight."
+        ("delta_W = 0 exactly: lora_up = 0; lora_down (and lora_mid) random as nn.Conv "
+         "initialises its weight.")
         with torch.no_grad():
             self.lora_up.zero_()
-            for name, *_ in self.steps[:-1]: nn.init.kaiming_uniform_(getattr(self, name), a=math.sqrt(5))
+            for name, *_ in self.steps[:-1]:
+                nn.init.kaiming_uniform_(getattr(self, name), a=math.sqrt(5))
 
     def delta_weight(self):
         g, k, m = self.groups, self.kernel_size, self.m
         O, I, R = self.out_channels // g, self.in_channels // g, self.r // g   # per group
-        if self.tucker:                                                # per group: (O, R) x (R, R, K) x (R, I)
+        if self.tucker:  # per group: (O, R) x (R, R, K) x (R, I)
             d = torch.einsum('goa,gabk,gbi->goik', self.lora_up.reshape(g, O, R),
-                             self.lora_mid.reshape(g, R, R, -1), self.lora_down.reshape(g, R, I))  # (g, O, I, K)
-        else:                                                          # per group: (O*Kup, R) @ (R, I*Kdown)
-            up = self.lora_up.reshape(g, O, R, -1).transpose(2, 3).reshape(g, -1, R)  # (out, R, *k[:m], 1..) -> (g, O*Kup, R)
-            down = self.lora_down.reshape(g, R, -1)                    # (r, I, 1.., *k[m:]) -> (g, R, I*Kdown)
-            d = (up @ down).reshape(g, O, *k[:m], I, *k[m:]).movedim(m + 2, 2)          # -> (g, O, I, *k)
-        return self.scale * d.reshape(self.out_channels, I, *k)        # the base weight's shape (out, in/g, *k)
+                             # (g, O, I, K)
+                             self.lora_mid.reshape(g, R, R, -1), self.lora_down.reshape(g, R, I))
+        else:  # per group: (O*Kup, R) @ (R, I*Kdown)
+            # (out, R, *k[:m], 1..) -> (g, O*Kup, R)
+            up = self.lora_up.reshape(g, O, R, -1).transpose(2, 3).reshape(g, -1, R)
+            down = self.lora_down.reshape(g, R, -1)  # (r, I, 1.., *k[m:]) -> (g, R, I*Kdown)
+            d = (up @ down).reshape(g, O, *k[:m], I, *k[m:]).movedim(m + 2, 2)  # -> (g, O, I, *k)
+        # the base weight's shape (out, in/g, *k)
+        return self.scale * d.reshape(self.out_channels, I, *k)
 
     def forward(self, x):
         h = x.to(self.lora_down.dtype)

@@ -15,20 +15,24 @@ from .layers import factor_kw
 # %% ../nbs/full.ipynb #855aa0a1
 @register_adapter
 class Full(Adapter):
-    "A full-size difference: delta_W = s * diff, with diff of the base weight's shape (LyCORIS' `full`)."
-    kind, adapts = 'full', 'any layer whose weight is a float nn.Parameter (Linear, Embedding, Conv, LayerNorm, RMSNorm, ...)'
+    ("A full-size difference: delta_W = s * diff, with diff of the base weight's shape (LyCORIS' "
+     "`full`).")
+    kind, adapts = 'full', ('any layer whose weight is a float nn.Parameter (Linear, Embedding, '
+                            'Conv, LayerNorm, RMSNorm, ...)')
     def __init__(self, base:nn.Module,
                  r:int=1,            # ignored: a full difference has no rank (r is stored as 1)
                  alpha:float=None,   # the scale s (None: 1)
                  rslora:bool=False): # no effect (r = 1)
         super().__init__(base, 1, alpha, rslora)
-        self.diff = nn.Parameter(torch.empty(base.weight.shape, **factor_kw(base.weight)))   # the base weight's own shape
+        # the base weight's own shape
+        self.diff = nn.Parameter(torch.empty(base.weight.shape, **factor_kw(base.weight)))
         self.reset()
 
     @classmethod
     def can_adapt(cls, m):
         w = m._parameters.get('weight') if isinstance(m, nn.Module) else None
-        return isinstance(w, nn.Parameter) and w.is_floating_point()   # not a quantized (uint8/int8) weight
+        # not a quantized (uint8/int8) weight
+        return isinstance(w, nn.Parameter) and w.is_floating_point()
 
     def reset(self):
         "diff = 0: the adapted layer is the base layer."

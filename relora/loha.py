@@ -16,61 +16,69 @@ from .layers import linear_dims, conv_args, conv_op, factor_kw, fusable_weight
 
 # %% ../nbs/loha.ipynb #5b5d804c
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
-    "P = a @ b; or, with a Tucker core t (r, r, *k): P[p, q, ...] = sum_ij t[i, j, ...] a[i, p] b[j, q]."
+    ("P = a @ b; or, with a Tucker core t (r, r, *k): P[p, q, ...] = sum_ij t[i, j, ...] a[i, p] "
+     "b[j, q].")
     if t is None: return a @ b                                  # (out, r) @ (r, in) -> (out, in)
     tb = torch.einsum('ij...,jq->iq...', t, b)                  # (r, r, *k), (r, in) -> (r, in, *k)
-    return torch.einsum('iq...,ip->pq...', tb, a)               # (r, in, *k), (r, out) -> (out, in, *k)
+    return torch.einsum('iq...,ip->pq...', tb, a)  # (r, in, *k), (r, out) -> (out, in, *k)
 
 def _rebuild_grads(h:Tensor, a:Tensor, b:Tensor, t:Tensor=None) -> tuple:
     "Gradients of sum(h * _rebuild(a, b, t)) with respect to a, b and t (None without a core)."
     if t is None: return h @ b.T, a.T @ h, None                 # (out, r), (r, in)
-    hb = torch.einsum('pq...,jq->pj...', h, b)                  # (out, in, *k), (r, in) -> (out, r, *k)
-    ta = torch.einsum('ij...,ip->pj...', t, a)                  # (r, r, *k), (r, out) -> (out, r, *k)
+    hb = torch.einsum('pq...,jq->pj...', h, b)  # (out, in, *k), (r, in) -> (out, r, *k)
+    ta = torch.einsum('ij...,ip->pj...', t, a)  # (r, r, *k), (r, out) -> (out, r, *k)
     return (torch.einsum('pj...,ij...->ip', hb, t),             # d/da (r, out)
             torch.einsum('pq...,pj...->jq', h, ta),             # d/db (r, in)
             torch.einsum('ip,pj...->ij...', a, hb))             # d/dt (r, r, *k)
 
 # %% ../nbs/loha.ipynb #c464e003
 class HadaWeight(torch.autograd.Function):
-    "delta_W = s * P1 * P2 from the factors, saving only the factors for backward (P1, P2 are rebuilt there)."
+    ("delta_W = s * P1 * P2 from the factors, saving only the factors for backward (P1, P2 are "
+     "rebuilt there).")
     @staticmethod
     def forward(ctx, s, w1a, w1b, w2a, w2b, t1=None, t2=None):
         ctx.s = s
         ctx.save_for_backward(w1a, w1b, w2a, w2b, t1, t2)
         d = _rebuild(w1a, w1b, t1)
-        d.mul_(_rebuild(w2a, w2b, t2))                          # in place: one out x in temporary at a time
+        d.mul_(_rebuild(w2a, w2b, t2))  # in place: one out x in temporary at a time
         return d.mul_(s)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         w1a, w1b, w2a, w2b, t1, t2 = ctx.saved_tensors
-        # dL/dP1 = s G * P2, in place on the rebuilt P2 (a temporary, freed before P1 is rebuilt); then dL/dP2 = s G * P1
+        # dL/dP1 = s G * P2, in place on the rebuilt P2 (a temporary, freed before P1 is rebuilt);
+        # then dL/dP2 = s G * P1
         g1a, g1b, gt1 = _rebuild_grads(_rebuild(w2a, w2b, t2).mul_(g).mul_(ctx.s), w1a, w1b, t1)
         g2a, g2b, gt2 = _rebuild_grads(_rebuild(w1a, w1b, t1).mul_(g).mul_(ctx.s), w2a, w2b, t2)
         return None, g1a, g1b, g2a, g2b, gt1, gt2
 
-def hada_weight(w1a:Tensor, # (out, r), or (r, out) with cores
-                w1b:Tensor, # (r, in), or (r, in) with cores
-                w2a:Tensor, w2b:Tensor, # the second pair, same shapes
-                s:float=1., # scale
-                t1:Tensor=None, t2:Tensor=None, # Tucker cores (r, r, *k), or None
-               ) -> Tensor: # delta_W: (out, in), or (out, in, *k) with cores
+def hada_weight(w1a:Tensor,                      # (out, r), or (r, out) with cores
+                w1b:Tensor,                      # (r, in), or (r, in) with cores
+                w2a:Tensor, w2b:Tensor,          # the second pair, same shapes
+                s:float=1.,                      # scale
+                t1:Tensor=None, t2:Tensor=None,  # Tucker cores (r, r, *k), or None
+               ) -> Tensor:                      # delta_W: (out, in), or (out, in, *k) with cores
     "s * (w1a @ w1b) * (w2a @ w2b) (or its Tucker form), through `HadaWeight`."
     return HadaWeight.apply(s, w1a, w1b, w2a, w2b, t1, t2)
 
 # %% ../nbs/loha.ipynb #3b0aaf18
 def _khatri_rao(w1a:Tensor, w1b:Tensor, w2a:Tensor, w2b:Tensor) -> tuple:
-    "U (out, r^2) and Vt (r^2, in) with U @ Vt == (w1a @ w1b) * (w2a @ w2b): the Hadamard product as one product of rank r^2."
+    ("U (out, r^2) and Vt (r^2, in) with U @ Vt == (w1a @ w1b) * (w2a @ w2b): the Hadamard "
+     "product as one product of rank r^2.")
     (fout, r), fin = w1a.shape, w1b.shape[1]
-    U = (w1a.unsqueeze(2) * w2a.unsqueeze(1)).reshape(fout, r * r)    # U[p, (ij)] = w1a[p, i] w2a[p, j]
-    Vt = (w1b.unsqueeze(1) * w2b.unsqueeze(0)).reshape(r * r, fin)    # Vt[(ij), q] = w1b[i, q] w2b[j, q]
+    # U[p, (ij)] = w1a[p, i] w2a[p, j]
+    U = (w1a.unsqueeze(2) * w2a.unsqueeze(1)).reshape(fout, r * r)
+    # Vt[(ij), q] = w1b[i, q] w2b[j, q]
+    Vt = (w1b.unsqueeze(1) * w2b.unsqueeze(0)).reshape(r * r, fin)
     return U, Vt
 
 class HadaLinearFn(torch.autograd.Function):
-    "y = x (W + s (w1a w1b) * (w2a w2b))^T + b: the fold in forward and for g_x, the factors' gradients through the Khatri-Rao form."
+    ("y = x (W + s (w1a w1b) * (w2a w2b))^T + b: the fold in forward and for g_x, the factors' "
+     "gradients through the Khatri-Rao form.")
     @staticmethod
-    def forward(ctx, x, W, bias, w1a, w1b, w2a, w2b, s):   # x (N, in), W (out, in), w1a/w2a (out, r), w1b/w2b (r, in)
+    # x (N, in), W (out, in), w1a/w2a (out, r), w1b/w2b (r, in)
+    def forward(ctx, x, W, bias, w1a, w1b, w2a, w2b, s):
         Wd = (w1a @ w1b).mul_(w2a @ w2b).mul_(s).add_(W)             # W + delta_W: (out, in)
         ctx.save_for_backward(x, W, bias, w1a, w1b, w2a, w2b, Wd); ctx.s = s
         return torch.addmm(bias, x, Wd.T) if bias is not None else x @ Wd.T
@@ -79,10 +87,12 @@ class HadaLinearFn(torch.autograd.Function):
     def backward(ctx, g):
         x, W, bias, w1a, w1b, w2a, w2b, Wd = ctx.saved_tensors
         need = ctx.needs_input_grad[:7]
-        if torch.is_grad_enabled():          # create_graph=True: differentiate the forward rebuilt from autograd ops
+        # create_graph=True: differentiate the forward rebuilt from autograd ops
+        if torch.is_grad_enabled():
             ins = [x, W, bias, w1a, w1b, w2a, w2b]
             y = F.linear(x, W + ctx.s * (w1a @ w1b) * (w2a @ w2b), bias)
-            gs = iter(torch.autograd.grad(y, [t for t, n in zip(ins, need) if n], g, create_graph=True))
+            gs = iter(
+                torch.autograd.grad(y, [t for t, n in zip(ins, need) if n], g, create_graph=True))
             return (*[next(gs) if n else None for n in need], None)
         (fout, r), fin = w1a.shape, w1b.shape[1]
         gx = g @ Wd if need[0] else None                              # (N, out) @ (out, in)
@@ -91,19 +101,23 @@ class HadaLinearFn(torch.autograd.Function):
         g1a = g1b = g2a = g2b = None
         if any(need[3:]):
             U, Vt = _khatri_rao(w1a, w1b, w2a, w2b)
-            gU = (x @ Vt.T).T.mm(g).mul_(ctx.s).T.reshape(fout, r, r)  # s g^T (x Vt^T): (out, r, r), [p, i, j]
-            gV = (g @ U).mul_(ctx.s).T.mm(x).view(r, r, fin)          # s (g U)^T x: (r, r, in), [i, j, q]
-            g1a, g2a = (gU * w2a.unsqueeze(1)).sum(2), (gU * w1a.unsqueeze(2)).sum(1)   # (out, r) each
-            g1b, g2b = (gV * w2b.unsqueeze(0)).sum(1), (gV * w1b.unsqueeze(1)).sum(0)   # (r, in) each
+            # s g^T (x Vt^T): (out, r, r), [p, i, j]
+            gU = (x @ Vt.T).T.mm(g).mul_(ctx.s).T.reshape(fout, r, r)
+            gV = (g @ U).mul_(ctx.s).T.mm(x).view(r, r, fin)  # s (g U)^T x: (r, r, in), [i, j, q]
+            # (out, r) each
+            g1a, g2a = (gU * w2a.unsqueeze(1)).sum(2), (gU * w1a.unsqueeze(2)).sum(1)
+            # (r, in) each
+            g1b, g2b = (gV * w2b.unsqueeze(0)).sum(1), (gV * w1b.unsqueeze(1)).sum(0)
         return gx, gW, gb, g1a, g1b, g2a, g2b, None
 
 # %% ../nbs/loha.ipynb #ff88ce11
 @register_adapter
 class LoHa(Adapter):
-    "Hadamard-product adapter: delta_W = s * (w1_a @ w1_b) * (w2_a @ w2_b) (FedPara arXiv:2108.06098, LyCORIS arXiv:2309.14859)."
+    ("Hadamard-product adapter: delta_W = s * (w1_a @ w1_b) * (w2_a @ w2_b) (FedPara "
+     "arXiv:2108.06098, LyCORIS arXiv:2309.14859).")
     kind, adapts = 'loha', 'nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d'
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
-                 tucker:bool=False): # convs with a kernel > 1: Tucker cores hada_t1/hada_t2 (r, r, *k)
+                 tucker:bool=False):  # kernel > 1: Tucker cores hada_t1/hada_t2 (r, r, *k)
         super().__init__(base, r, alpha, rslora)
         w = base.weight
         new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
@@ -119,7 +133,8 @@ class LoHa(Adapter):
             self.hada_w1_a, self.hada_w1_b, self.hada_t1 = new(r, fout), new(r, fin), new(r, r, *k)
             self.hada_w2_a, self.hada_w2_b, self.hada_t2 = new(r, fout), new(r, fin), new(r, r, *k)
         else:
-            self.hada_w1_a, self.hada_w1_b = new(fout, r), new(r, fin * math.prod(k))   # (out, r), (r, in/groups * prod k)
+            # (out, r), (r, in/groups * prod k)
+            self.hada_w1_a, self.hada_w1_b = new(fout, r), new(r, fin * math.prod(k))
             self.hada_w2_a, self.hada_w2_b = new(fout, r), new(r, fin * math.prod(k))
         self.reset()
 
@@ -129,16 +144,21 @@ class LoHa(Adapter):
     def extra_repr(self): return super().extra_repr() + f", tucker={self.tucker}"
 
     def reset(self):
-        "delta_W = 0 exactly (w2_a = 0); w1_a ~ N(0, 0.1^2), w1_b, w2_b ~ N(0, 1), cores ~ N(0, 0.1^2), as LyCORIS."
+        ("delta_W = 0 exactly (w2_a = 0); w1_a ~ N(0, 0.1^2), w1_b, w2_b ~ N(0, 1), cores ~ N(0, "
+         "0.1^2), as LyCORIS.")
         with torch.no_grad():
             nn.init.normal_(self.hada_w1_a, std=0.1); nn.init.normal_(self.hada_w1_b, std=1.)
             nn.init.zeros_(self.hada_w2_a); nn.init.normal_(self.hada_w2_b, std=1.)
-            if self.tucker: nn.init.normal_(self.hada_t1, std=0.1); nn.init.normal_(self.hada_t2, std=0.1)
+            if self.tucker:
+                nn.init.normal_(self.hada_t1, std=0.1)
+                nn.init.normal_(self.hada_t2, std=0.1)
 
     def delta_weight(self):
         t = (self.hada_t1, self.hada_t2) if self.tucker else ()
-        d = hada_weight(self.hada_w1_a, self.hada_w1_b, self.hada_w2_a, self.hada_w2_b, self.scale, *t)
-        return d.T if self.transposed else d.view(self.weight_shape)   # (out, in/groups * prod k) -> (out, in/groups, *k)
+        d = hada_weight(self.hada_w1_a, self.hada_w1_b, self.hada_w2_a, self.hada_w2_b,
+                        self.scale, *t)
+        # (out, in/groups * prod k) -> (out, in/groups, *k)
+        return d.T if self.transposed else d.view(self.weight_shape)
 
     def _op(self, x, w, bias=None):
         "The base layer's operation, with weight `w` (in the base weight's shape)."
@@ -147,20 +167,27 @@ class LoHa(Adapter):
 
     def forward(self, x): return self._op(x.to(self.hada_w1_a.dtype), self.delta_weight())
     def adapted_forward(self, base, x, *args, **kw):
-        "base(x) with W + delta_W in one GEMM/convolution, or for a linear layer base(x) + s U (V^T x) when that is cheaper."
-        if args or kw or not base.weight.is_floating_point(): return super().adapted_forward(base, x, *args, **kw)
+        ("base(x) with W + delta_W in one GEMM/convolution, or for a linear layer base(x) + s U "
+         "(V^T x) when that is cheaper.")
+        if args or kw or not base.weight.is_floating_point():
+            return super().adapted_forward(base, x, *args, **kw)
         if self.conv is None:
             fout, r = self.hada_w1_a.shape; fin = self.hada_w1_b.shape[1]; n = x.numel() // fin
             fs = (self.hada_w1_a, self.hada_w1_b, self.hada_w2_a, self.hada_w2_b)
-            fold, factored = (n + 8 * r) * fin * fout, 3 * r * r * (fin + fout) * n   # multiply-adds a training step adds
+            # multiply-adds a training step adds
+            fold, factored = (n + 8 * r) * fin * fout, 3 * r * r * (fin + fout) * n
             mixed = 2 * r * r * (fin + fout) * n + 2 * r * fin * fout
-            W = fusable_weight(base, x, self.hada_w1_a.dtype) if torch.is_grad_enabled() and fs[0].requires_grad else None
+            training = torch.is_grad_enabled() and fs[0].requires_grad
+            W = fusable_weight(base, x, self.hada_w1_a.dtype) if training else None
             if W is not None and mixed < min(fold, factored):
-                y = HadaLinearFn.apply(x.reshape(-1, fin), W, base.bias, *fs, self.scale)                # (N, in) -> (N, out)
+                # (N, in) -> (N, out)
+                y = HadaLinearFn.apply(x.reshape(-1, fin), W, base.bias, *fs, self.scale)
                 return y.view(*x.shape[:-1], fout)
             if factored < fold:
                 U, Vt = _khatri_rao(*fs)                                  # (out, r^2), (r^2, in)
                 y = base(x)
-                h = x.reshape(-1, fin).to(U.dtype) @ Vt.T                                              # (N, in) -> (N, r^2)
-                return torch.addmm(y.reshape(-1, fout), h, U.T.to(y.dtype), alpha=self.scale).view(y.shape)  # (N, r^2) -> (N, out)
+                h = x.reshape(-1, fin).to(U.dtype) @ Vt.T  # (N, in) -> (N, r^2)
+                # (N, r^2) -> (N, out)
+                return torch.addmm(y.reshape(-1, fout), h, U.T.to(y.dtype),
+                                   alpha=self.scale).view(y.shape)
         return self._op(x, base.weight + self.delta_weight().to(base.weight.dtype), base.bias)

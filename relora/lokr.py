@@ -15,13 +15,16 @@ from .layers import linear_dims, conv_args, conv_op, factor_kw, fusable_weight
 
 # %% ../nbs/lokr.ipynb #73932cfa
 def factorization(dim:int,       # the dimension to split (out_features or in_features)
-                  factor:int=-1, # -1: the most balanced pair; f > 0: (f, dim/f) if f divides dim, else f bounds the smaller factor
+                  factor:int=-1, # -1: most balanced; f>0: (f, dim/f) if f divides dim, else a cap
                  ) -> tuple:     # (m, n) with m * n == dim and m <= n
     "Split `dim` into two factors m <= n by LyCORIS's rule (`lycoris/functional/general.py`)."
-    if not isinstance(dim, int) or dim < 1: raise ValueError(f"factorization: dim must be a positive int, got {dim!r}")
+    if not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"factorization: dim must be a positive int, got {dim!r}")
     if not isinstance(factor, int) or not (factor == -1 or factor > 0):
-        raise ValueError(f"factorization: factor must be -1 (balanced) or a positive int, got {factor!r}")
-    if factor > 0 and dim % factor == 0: return min(factor, dim // factor), max(factor, dim // factor)
+        raise ValueError(
+            f"factorization: factor must be -1 (balanced) or a positive int, got {factor!r}")
+    if factor > 0 and dim % factor == 0:
+        return min(factor, dim // factor), max(factor, dim // factor)
     bound = dim if factor == -1 else factor
     m, n = 1, dim
     for k in range(2, dim + 1):                 # the divisors k of dim, upwards
@@ -31,13 +34,15 @@ def factorization(dim:int,       # the dimension to split (out_features or in_fe
 
 # %% ../nbs/lokr.ipynb #22e547b4
 class KronLinearFn(torch.autograd.Function):
-    "y = x W^T + b + (K1 X K2^T per token, X = x viewed (b, d)): a linear layer plus a Kronecker correction in one autograd node."
+    ("y = x W^T + b + (K1 X K2^T per token, X = x viewed (b, d)): a linear layer plus a "
+     "Kronecker correction in one autograd node.")
     @staticmethod
-    def forward(ctx, x, W, bias, K1, K2):         # x (N, b d) contiguous, W (a c, b d), K1 (a, b), K2 (c, d)
+    # x (N, b d) contiguous, W (a c, b d), K1 (a, b), K2 (c, d)
+    def forward(ctx, x, W, bias, K1, K2):
         (a, b), (c, d), N = K1.shape, K2.shape, x.shape[0]
         y = torch.addmm(bias, x, W.T) if bias is not None else x @ W.T        # (N, a c)
         P = torch.bmm(K1.expand(N, a, b), x.view(N, b, d))                     # K1 X_n: (N, a, d)
-        y.view(N * a, c).addmm_(P.view(N * a, d), K2.T)                        # y_n += P_n K2^T, inside the GEMM
+        y.view(N * a, c).addmm_(P.view(N * a, d), K2.T)  # y_n += P_n K2^T, inside the GEMM
         ctx.save_for_backward(x, W, K1, K2, P)
         return y
 
@@ -47,7 +52,7 @@ class KronLinearFn(torch.autograd.Function):
         (a, b), (c, d), N = K1.shape, K2.shape, x.shape[0]
         nx, nW, nb, n1, n2 = ctx.needs_input_grad
         X, gx = x.view(N, b, d), None
-        if torch.is_grad_enabled():               # create_graph=True: out-of-place ops on the inputs only
+        if torch.is_grad_enabled():  # create_graph=True: out-of-place ops on the inputs only
             G = g.reshape(N, a, c)
             if nx: gx = g @ W + torch.einsum('ab,nac,cd->nbd', K1, G, K2).reshape(N, b * d)
             g1 = torch.einsum('nac,cd,nbd->ab', G, K2, X) if n1 else None
@@ -55,9 +60,10 @@ class KronLinearFn(torch.autograd.Function):
         else:
             g = g.contiguous(); G2 = g.view(N * a, c)
             T = (G2 @ K2).view(N, a, d) if nx or n1 else None                  # T_n = G_n K2
-            if nx: gx = torch.mm(g, W); gx.view(N, b, d).baddbmm_(K1.T.expand(N, b, a), T)   # g W + K1^T T_n
-            g1 = torch.bmm(T, X.transpose(1, 2)).sum(0) if n1 else None        # sum_n T_n X_n^T (a, b)
-            g2 = G2.T @ P.view(N * a, d) if n2 else None                       # sum_n G_n^T P_n (c, d)
+            # g W + K1^T T_n
+            if nx: gx = torch.mm(g, W); gx.view(N, b, d).baddbmm_(K1.T.expand(N, b, a), T)
+            g1 = torch.bmm(T, X.transpose(1, 2)).sum(0) if n1 else None  # sum_n T_n X_n^T (a, b)
+            g2 = G2.T @ P.view(N * a, d) if n2 else None  # sum_n G_n^T P_n (c, d)
         gW = g.T @ x if nW else None
         gb = g.sum(0) if nb else None
         return gx, gW, gb, g1, g2
@@ -65,13 +71,14 @@ class KronLinearFn(torch.autograd.Function):
 # %% ../nbs/lokr.ipynb #a16ab35e
 @register_adapter
 class LoKr(Adapter):
-    "Kronecker adapter: delta_W = s * kron(W1, W2), W1 (a, b), W2 (c, d) or W2a @ W2b (KronA arXiv:2212.10650, LyCORIS arXiv:2309.14859)."
+    ("Kronecker adapter: delta_W = s * kron(W1, W2), W1 (a, b), W2 (c, d) or W2a @ W2b (KronA "
+     "arXiv:2212.10650, LyCORIS arXiv:2309.14859).")
     kind, adapts = 'lokr', 'nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d'
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
-                 factor:int=-1,              # how out and in are split (see `factorization`)
+                 factor:int=-1,              # how out and in are split (see factorization)
                  decompose_both:bool=False,  # also W1 = W1a @ W1b when r < max(a, b)/2
                  full_matrix:bool=False,     # keep W1 and W2 full whatever r (then scale 1)
-                 use_tucker:bool=False):     # convs with a kernel > 1: W2 as a Tucker product (lokr_t2)
+                 use_tucker:bool=False):     # kernel > 1: W2 as a Tucker product (lokr_t2)
         super().__init__(base, r, alpha, rslora)
         w = base.weight
         new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
@@ -80,26 +87,39 @@ class LoKr(Adapter):
         else:
             fout, fin, *k = w.shape                                      # (out, in/groups, *k)
             self.transposed, self.conv = False, conv_args(base)
-        (a, c), (b, d) = factorization(fout, factor), factorization(fin, factor)   # out = a c, in = b d
+        # out = a c, in = b d
+        (a, c), (b, d) = factorization(fout, factor), factorization(fin, factor)
         self.dims, self.kernel = (a, b, c, d), tuple(k)
-        self.factor, self.decompose_both, self.full_matrix, self.use_tucker = factor, decompose_both, full_matrix, use_tucker
+        self.factor, self.decompose_both = factor, decompose_both
+        self.full_matrix, self.use_tucker = full_matrix, use_tucker
         self.tucker = use_tucker and any(i != 1 for i in k)
-        if decompose_both and r < max(a, b) / 2 and not full_matrix: self.lokr_w1_a, self.lokr_w1_b = new(a, r), new(r, b)
+        if decompose_both and r < max(a, b) / 2 and not full_matrix:
+            self.lokr_w1_a, self.lokr_w1_b = new(a, r), new(r, b)
         else: self.lokr_w1 = new(a, b)
         if full_matrix or r >= max(c, d) / 2: self.lokr_w2 = new(c, d, *k)
-        elif self.tucker: self.lokr_t2, self.lokr_w2_a, self.lokr_w2_b = new(r, r, *k), new(r, c), new(r, d)
-        else: self.lokr_w2_a, self.lokr_w2_b = new(c, r), new(r, d * math.prod(k))   # (c, r), (r, d * k1 * ...)
-        if self.full_w1 and self.full_w2: self.alpha, self.scale = float(r), 1.0       # LyCORIS: scale 1, alpha ignored
+        elif self.tucker:
+            self.lokr_t2, self.lokr_w2_a, self.lokr_w2_b = new(r, r, *k), new(r, c), new(r, d)
+        else:  # (c, r), (r, d * k1 * ...)
+            self.lokr_w2_a, self.lokr_w2_b = new(c, r), new(r, d * math.prod(k))
+        # LyCORIS: scale 1, alpha ignored
+        if self.full_w1 and self.full_w2: self.alpha, self.scale = float(r), 1.0
         self.reset()
 
     @classmethod
-    def can_adapt(cls, m): return linear_dims(m) is not None or isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+    def can_adapt(cls, m):
+        return linear_dims(m) is not None or isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
     full_w1 = property(lambda self: 'lokr_w1' in self._parameters)
     full_w2 = property(lambda self: 'lokr_w2' in self._parameters)
-    def options(self): return dict(factor=self.factor, decompose_both=self.decompose_both, full_matrix=self.full_matrix, use_tucker=self.use_tucker)
+
+    def options(self):
+        return dict(factor=self.factor, decompose_both=self.decompose_both,
+                    full_matrix=self.full_matrix, use_tucker=self.use_tucker)
     def extra_repr(self):
         a, b, c, d = self.dims
-        return super().extra_repr() + f", W1 {a}x{b} {'full' if self.full_w1 else 'low-rank'}, W2 {c}x{d}{''.join(f'x{i}' for i in self.kernel)} {'full' if self.full_w2 else 'low-rank'}"
+        return super().extra_repr(
+        ) + (f", W1 {a}x{b} {'full' if self.full_w1 else 'low-rank'}, W2 "
+             f"{c}x{d}{''.join(f'x{i}' for i in self.kernel)} "
+             f"{'full' if self.full_w2 else 'low-rank'}")
 
     def reset(self):
         "delta_W = 0 exactly: W2 (or W2b) zero, every other factor Kaiming-uniform, as LyCORIS."
@@ -111,20 +131,26 @@ class LoKr(Adapter):
     @property
     def W1(self) -> Tensor:
         "W1 (a, b)."
-        return self.lokr_w1 if self.full_w1 else self.lokr_w1_a @ self.lokr_w1_b   # (a, r) @ (r, b) -> (a, b)
+        # (a, r) @ (r, b) -> (a, b)
+        return self.lokr_w1 if self.full_w1 else self.lokr_w1_a @ self.lokr_w1_b
 
     @property
     def W2(self) -> Tensor:
         "W2 (c, d, *k)."
         a, b, c, d = self.dims
         if self.full_w2: return self.lokr_w2
-        if self.tucker: return torch.einsum('ij...,ip,jq->pq...', self.lokr_t2, self.lokr_w2_a, self.lokr_w2_b)  # (r, r, *k) -> (c, d, *k)
-        return (self.lokr_w2_a @ self.lokr_w2_b).view(c, d, *self.kernel)  # (c, r) @ (r, d k1 ...) -> (c, d, *k)
+        # (r, r, *k) -> (c, d, *k)
+        if self.tucker:
+            return torch.einsum('ij...,ip,jq->pq...', self.lokr_t2, self.lokr_w2_a, self.lokr_w2_b)
+        # (c, r) @ (r, d k1 ...) -> (c, d, *k)
+        return (self.lokr_w2_a @ self.lokr_w2_b).view(c, d, *self.kernel)
 
     def delta_weight(self):
-        a, b, c, d = self.dims                                          # kron by einsum: torch.kron fails on some strided W2
-        dw = self.scale * torch.einsum('ab,cd...->acbd...', self.W1, self.W2).reshape(a * c, b * d, *self.kernel)  # (out, in/groups, *k)
-        return dw.T if self.transposed else dw                          # in the base weight's own shape
+        a, b, c, d = self.dims  # kron by einsum: torch.kron fails on some strided W2
+        # (out, in/groups, *k)
+        dw = self.scale * torch.einsum('ab,cd...->acbd...', self.W1, self.W2).reshape(
+            a * c, b * d, *self.kernel)
+        return dw.T if self.transposed else dw  # in the base weight's own shape
 
     def _op(self, x, w, bias=None):
         "The base convolution with weight `w`."
@@ -135,19 +161,24 @@ class LoKr(Adapter):
         W1 = self.W1; x = x.to(W1.dtype)
         if self.conv is not None: return self._op(x, self.delta_weight())
         a, b, c, d = self.dims
-        X = x.reshape(*x.shape[:-1], b, d)                                         # (..., b d) -> (..., b, d)
-        Z = F.linear(X, self.lokr_w2 if self.full_w2 else self.lokr_w2_b)          # X W2^T (..., b, c), or X W2b^T (..., b, r)
-        Z = F.linear(Z.transpose(-1, -2), W1).transpose(-1, -2)                    # W1 Z: (..., a, c), or (..., a, r)
-        if not self.full_w2: Z = F.linear(Z, self.lokr_w2_a)                       # (..., a, r) -> (..., a, c)
-        return self.scale * Z.reshape(*x.shape[:-1], a * c)                        # (..., a, c) -> (..., out)
+        X = x.reshape(*x.shape[:-1], b, d)  # (..., b d) -> (..., b, d)
+        # X W2^T (..., b, c), or X W2b^T (..., b, r)
+        Z = F.linear(X, self.lokr_w2 if self.full_w2 else self.lokr_w2_b)
+        Z = F.linear(Z.transpose(-1, -2), W1).transpose(-1, -2)  # W1 Z: (..., a, c), or (..., a, r)
+        if not self.full_w2: Z = F.linear(Z, self.lokr_w2_a)  # (..., a, r) -> (..., a, c)
+        return self.scale * Z.reshape(*x.shape[:-1], a * c)  # (..., a, c) -> (..., out)
 
     def adapted_forward(self, base, x, *args, **kw):
-        "Conv: one convolution with W + delta_W (W stays frozen). Linear: `KronLinearFn` when it pays, else base(x) + forward(x)."
-        if self.conv is not None: return self._op(x, base.weight + self.delta_weight().to(base.weight.dtype), base.bias)
+        ("Conv: one convolution with W + delta_W (W stays frozen). Linear: `KronLinearFn` when "
+         "it pays, else base(x) + forward(x).")
+        if self.conv is not None:
+            return self._op(x, base.weight + self.delta_weight().to(base.weight.dtype), base.bias)
         a, b, c, d = self.dims
         W1 = self.W1
-        W = fusable_weight(base, x, W1.dtype, *args, **kw) if self.full_w2 or c * d <= 2 * self.r * (c + d) else None
+        W = fusable_weight(base, x, W1.dtype, *args, **
+                           kw) if self.full_w2 or c * d <= 2 * self.r * (c + d) else None
         if W is None: return super().adapted_forward(base, x, *args, **kw)
-        K2 = self.lokr_w2 if self.full_w2 else self.lokr_w2_a @ self.lokr_w2_b               # (c, d)
-        y = KronLinearFn.apply(x.reshape(-1, b * d).contiguous(), W, base.bias, self.scale * W1, K2)  # (N, in) -> (N, out)
+        K2 = self.lokr_w2 if self.full_w2 else self.lokr_w2_a @ self.lokr_w2_b  # (c, d)
+        # (N, in) -> (N, out)
+        y = KronLinearFn.apply(x.reshape(-1, b * d).contiguous(), W, base.bias, self.scale * W1, K2)
         return y.view(*x.shape[:-1], a * c)

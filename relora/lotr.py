@@ -19,9 +19,10 @@ def _orthonormal(n:int, r:int) -> Tensor:
     return nn.init.orthogonal_(torch.empty(n, r))
 
 class LoTRFactors(nn.Module):
-    "U (out, r) and V (in, r), shared by the layers of one LoTR group; each layer registers this one module."
+    ("U (out, r) and V (in, r), shared by the layers of one LoTR group; each layer registers "
+     "this one module.")
     def __init__(self, in_features:int, out_features:int, r:int,
-                 UV:tuple=None, # initial (U, V), e.g. from `hosvd_factors`; None: random orthonormal columns
+                 UV:tuple=None,  # initial (U, V), e.g. from hosvd_factors; None: random orthonormal
                  device=None, dtype=None):
         super().__init__()
         self.U = nn.Parameter(torch.empty(out_features, r, device=device, dtype=dtype))  # (out, r)
@@ -36,12 +37,14 @@ class LoTRFactors(nn.Module):
 
     def _view(self, name, p):
         t = self._views[name]() if name in self._views else None
-        if t is None or (t.data_ptr(), t.dtype, t.device, t.shape) != (p.data_ptr(), p.dtype, p.device, p.shape):
+        if t is None or (t.data_ptr(), t.dtype, t.device, t.shape) != (p.data_ptr(), p.dtype,
+                                                                       p.device, p.shape):
             t = p.detach(); self._views[name] = weakref.ref(t)
         return t
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         "As nn.Module's, but the same detached tensor for every layer that shares the factors."
-        for n, p in self._parameters.items(): destination[prefix + n] = p if keep_vars else self._view(n, p)
+        for n, p in self._parameters.items():
+            destination[prefix + n] = p if keep_vars else self._view(n, p)
     def __getstate__(self): return {**self.__dict__, '_views': {}}   # weakrefs do not pickle
     def extra_repr(self): return f'out={self.U.shape[0]}, in={self.V.shape[0]}, r={self.U.shape[1]}'
 
@@ -49,25 +52,33 @@ class LoTRFactors(nn.Module):
 def hosvd_factors(weights:list, # the group's L weights, each (out, in)
                   r:int,        # rank
                  ) -> tuple:    # (U (out, r), V (in, r)) float32, orthonormal columns
-    "Top-r singular vectors of the mode-1 and mode-2 unfoldings of the stack of `weights` (Tucker-2 by HOSVD)."
+    ("Top-r singular vectors of the mode-1 and mode-2 unfoldings of the stack of `weights` "
+     "(Tucker-2 by HOSVD).")
     fout, fin = weights[0].shape
-    if r > min(fin, fout): raise ValueError(f"HOSVD init needs r <= min(in, out) = {min(fin, fout)}, got r={r}")
-    M1 = sum(w.float() @ w.float().T for w in weights)   # (out, out) = mode-1 unfolding times its transpose
+    if r > min(fin, fout):
+        raise ValueError(f"HOSVD init needs r <= min(in, out) = {min(fin, fout)}, got r={r}")
+    # (out, out) = mode-1 unfolding times its transpose
+    M1 = sum(w.float() @ w.float().T for w in weights)
     M2 = sum(w.float().T @ w.float() for w in weights)   # (in, in)
-    top = lambda M: torch.linalg.eigh(M).eigenvectors[:, -r:].flip(-1)  # eigenvalues ascend: take the last r
+    # eigenvalues ascend: take the last r
+    top = lambda M: torch.linalg.eigh(M).eigenvectors[:, -r:].flip(-1)
     return top(M1), top(M2)
 
 # %% ../nbs/lotr.ipynb #01602481
 def group_layers(layers:dict,     # {path: layer}
                  group_by='role', # 'role' | 'shape' | callable(name, layer) -> label
-                 group:str=None,  # one group of this name for all `layers`, instead of `group_by`
+                 group:str=None,  # one group of this name for all layers, instead of group_by
                 ) -> dict:        # {group name: {path: layer}}
-    "LoTR groups: layers with the same label and shape, named `label@first path` (or all in `group`)."
+    ("LoTR groups: layers with the same label and shape, named `label@first path` (or all in "
+     "`group`).")
     if group is None:
         if group_by == 'role': label = lambda n, m: n.rpartition('.')[2]
-        elif group_by == 'shape': label = lambda n, m: '{1}x{0}'.format(*linear_dims(m))   # 'outxin'
+        elif group_by == 'shape': label = lambda n, m: '{1}x{0}'.format(*linear_dims(m))  # 'outxin'
         elif callable(group_by): label = group_by
-        else: raise ValueError(f"lotr: group_by must be 'role', 'shape' or a callable(name, layer) -> str, got {group_by!r}")
+        else:
+            raise ValueError(
+                "lotr: group_by must be 'role', 'shape' or a callable(name, layer) -> str, got "
+                f"{group_by!r}")
         keyed = defaultdict(dict)
         for n, m in layers.items(): keyed[(str(label(n, m)), linear_dims(m)[:2])][n] = m
         return {f'{lab}@{next(iter(ms))}': ms for (lab, _), ms in keyed.items()}
@@ -91,34 +102,42 @@ def _group_hosvd(name:str, layers:list, r:int) -> tuple:
 # %% ../nbs/lotr.ipynb #cf3b3e11
 @register_adapter
 class LoTR(Adapter):
-    "Low tensor rank adapter: delta_W_l = s * U @ G_l @ V.T, U (out, r), V (in, r) shared by a group (Bershatsky et al. 2024, arXiv:2402.01376)."
+    ("Low tensor rank adapter: delta_W_l = s * U @ G_l @ V.T, U (out, r), V (in, r) shared by a "
+     "group (Bershatsky et al. 2024, arXiv:2402.01376).")
     kind, adapts = 'lotr', 'nn.Linear and GPT-2 Conv1D'
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
-                 group:str=None,            # name of the group sharing U and V (saved with the adapter; `build` sets it)
-                 factors:LoTRFactors=None): # the group's shared U, V; None: new ones (a group of one)
+                 group:str=None,             # the group sharing U and V (saved; build sets it)
+                 factors:LoTRFactors=None):  # the group's shared U, V; None: a new group of one
         super().__init__(base, r, alpha, rslora)
         fin, fout, self.transposed = linear_dims(base)
         kw = factor_kw(base.weight)
         if factors is None: factors = LoTRFactors(fin, fout, r, **kw)
         if (tuple(factors.U.shape), tuple(factors.V.shape)) != ((fout, r), (fin, r)):
-            raise ValueError(f"lotr group {group!r}: factors U {tuple(factors.U.shape)}, V {tuple(factors.V.shape)} "
-                             f"do not fit a {fout}x{fin} layer with r={r}")
+            raise ValueError(
+                f"lotr group {group!r}: factors U {tuple(factors.U.shape)}, V "
+                f"{tuple(factors.V.shape)} "
+                f"do not fit a {fout}x{fin} layer with r={r}")
         self.group, self.factors = group, factors
-        self.G = nn.Parameter(torch.zeros(r, r, **kw))  # (r, r): this layer's core, zero so that delta_W = 0
+        # (r, r): this layer's core, zero so that delta_W = 0
+        self.G = nn.Parameter(torch.zeros(r, r, **kw))
 
     @classmethod
     def build(cls, layers:dict, r:int=8, alpha:float=None, rslora:bool=False,
-              group:str=None,     # one group of this name for all `layers` (how loading regroups); None: by `group_by`
-              group_by='role',    # 'role' | 'shape' | callable(name, layer) -> label; see `group_layers`
-              init:str='random'): # 'random' (orthonormal U, V) or 'hosvd' (from the group's base weights); cores start at 0
-        "LoTR adapters for `layers`: one `LoTRFactors` per group, referenced (not copied) by each of its layers."
-        if init not in ('random', 'hosvd'): raise ValueError(f"lotr: init must be 'random' or 'hosvd', got {init!r}")
+              group:str=None,  # one group of this name for all layers (loading regroups so)
+              group_by='role',  # 'role', 'shape' or callable(name, layer) -> label (group_layers)
+              init:str='random'):  # 'random' (orthonormal U, V) or 'hosvd' (the base weights')
+        ("LoTR adapters for `layers`: one `LoTRFactors` per group, referenced (not copied) by "
+         "each of its layers.")
+        if init not in ('random', 'hosvd'):
+            raise ValueError(f"lotr: init must be 'random' or 'hosvd', got {init!r}")
         adapters = {}
         for name, members in group_layers(layers, group_by, group).items():
             first = next(iter(members.values())); fin, fout, _ = linear_dims(first)
             UV = _group_hosvd(name, list(members.values()), r) if init == 'hosvd' else None
             factors = LoTRFactors(fin, fout, r, UV, **factor_kw(first.weight))
-            adapters.update({n: cls(m, r, alpha, rslora, group=name, factors=factors) for n, m in members.items()})
+            adapters.update({
+                n: cls(m, r, alpha, rslora, group=name, factors=factors)
+                for n, m in members.items()})
         return adapters
 
     U = property(lambda self: self.factors.U)
@@ -128,12 +147,14 @@ class LoTR(Adapter):
     def options(self): return dict(group=self.group)
     @classmethod
     def after_restart(cls, model):
-        "A ReLoRA restart (`merge_and_reinit`): every core is zero now, so redraw U and V of every group."
+        ("A ReLoRA restart (`merge_and_reinit`): every core is zero now, so redraw U and V of "
+         "every group.")
         reset_lotr_factors(model)
     def extra_repr(self): return super().extra_repr() + f', group={self.group!r}'
 
     def reset(self):
-        "delta_W = 0 for this layer: zero its own core G_l; U and V (shared) are kept, so G_l's gradient is not zero."
+        ("delta_W = 0 for this layer: zero its own core G_l; U and V (shared) are kept, so G_l's "
+         "gradient is not zero.")
         with torch.no_grad(): self.G.zero_()
 
     def delta_weight(self):
@@ -142,13 +163,17 @@ class LoTR(Adapter):
 
     def forward(self, x):
         x = x.to(self.G.dtype)
-        return self.scale * (((x @ self.V) @ self.G.T) @ self.U.T)  # (..., in) -> (..., r) -> (..., r) -> (..., out)
+        # (..., in) -> (..., r) -> (..., r) -> (..., out)
+        return self.scale * (((x @ self.V) @ self.G.T) @ self.U.T)
 
     def adapted_forward(self, base, x, *args, **kw):
-        "Plain nn.Linear / GPT-2 Conv1D: LoRA's fused step with A = G_l V^T (r, in) and B = U; else base(x) + forward(x)."
+        ("Plain nn.Linear / GPT-2 Conv1D: LoRA's fused step with A = G_l V^T (r, in) and B = U; "
+         "else base(x) + forward(x).")
         W = fusable_weight(base, x, self.G.dtype, *args, **kw)
         if W is None: return super().adapted_forward(base, x, *args, **kw)
-        y = LoRALinearFn.apply(x.reshape(-1, x.shape[-1]), W, base.bias, self.G @ self.V.T, self.U, self.scale)  # (N, in) -> (N, out)
+        # (N, in) -> (N, out)
+        y = LoRALinearFn.apply(x.reshape(-1, x.shape[-1]), W, base.bias, self.G @ self.V.T, self.U,
+                               self.scale)
         return y.view(*x.shape[:-1], y.shape[-1])
 
 # %% ../nbs/lotr.ipynb #c365cf04
@@ -158,22 +183,31 @@ def lotr_groups(model:nn.Module) -> dict: # {group name: {path: AdaptedLayer}}
     for n, l in adapted_layers(model).items():
         if not isinstance(l.adapter, LoTR): continue
         if owner.setdefault(l.adapter.group, l.adapter.factors) is not l.adapter.factors:
-            raise ValueError(f"{n}: LoTR group name {l.adapter.group!r} is used by two groups with different factors; "
-                             "saving would mix them (adapt them with group names that differ)")
+            raise ValueError(
+                f"{n}: LoTR group name {l.adapter.group!r} is used by two groups with different "
+                "factors; "
+                "saving would mix them (adapt them with group names that differ)")
         groups[l.adapter.group][n] = l
     return dict(groups)
 
 def reset_lotr_factors(model:nn.Module, # a model with LoTR adapters, each layer merged-and-reset
                        init:str='random'): # 'random' or 'hosvd' (from the current base weights)
-    "Re-draw U and V of every LoTR group (a ReLoRA restart's group-level reset); all cores must be zero, no layer merged."
-    if init not in ('random', 'hosvd'): raise ValueError(f"lotr: init must be 'random' or 'hosvd', got {init!r}")
+    ("Re-draw U and V of every LoTR group (a ReLoRA restart's group-level reset); all cores must "
+     "be zero, no layer merged.")
+    if init not in ('random', 'hosvd'):
+        raise ValueError(f"lotr: init must be 'random' or 'hosvd', got {init!r}")
     groups = lotr_groups(model)
     for g, layers in groups.items():
         for n, l in layers.items():
             if l.merged or l.adapter.G.count_nonzero():
-                raise ValueError(f"{n}: {'merged' if l.merged else 'core G is not zero'}; re-drawing the factors of group {g!r} "
-                                 "would change its correction: call merge_and_reset() on every layer of the group first")
-    new = {g: _group_hosvd(g, [l.base_layer for l in ls.values()], next(iter(ls.values())).adapter.r) if init == 'hosvd' else None
-           for g, ls in groups.items()}                  # computed for every group before any changes
+                raise ValueError(
+                    f"{n}: {'merged' if l.merged else 'core G is not zero'}; re-drawing the "
+                    f"factors of group {g!r} "
+                    "would change its correction: call merge_and_reset() on every layer of the "
+                    "group first")
+    new = {
+        g: _group_hosvd(g, [l.base_layer for l in ls.values()],
+                        next(iter(ls.values())).adapter.r) if init == 'hosvd' else None
+        for g, ls in groups.items()} # computed for every group before any changes
     for g, ls in groups.items(): next(iter(ls.values())).adapter.factors.redraw(new[g])
     return model
