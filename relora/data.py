@@ -22,7 +22,8 @@ def corpus_path(name:str='shakespeare', # a bundled corpus: 'shakespeare' (8 pla
 
 # %% ../nbs/data.ipynb #8915bcf9
 class CharVocab:
-    "Character vocabulary: the sorted distinct characters of a text, character `chars[i]` <-> token `i`."
+    ("Character vocabulary: the sorted distinct characters of a text, character `chars[i]` <-> "
+     "token `i`.")
     def __init__(self, text:str): # the text whose distinct characters make the vocabulary
         if not isinstance(text, str) or not text:
             raise ValueError("CharVocab: need a non-empty str to build a vocabulary from")
@@ -33,18 +34,20 @@ class CharVocab:
     def __eq__(self, other): return isinstance(other, CharVocab) and self.chars == other.chars
     def __repr__(self): return f"CharVocab({len(self)} chars: {''.join(self.chars)!r})"
 
-    def encode(self, s:str, # the text to encode
-               unk:str|None=None, # a vocabulary character standing for unknown characters; None: raise
-              ) -> torch.Tensor: # (len(s),) int64 token ids
+    def encode(self, s:str,        # the text to encode
+               unk:str|None=None,  # a vocabulary character standing for unknown ones; None: raise
+              ) -> torch.Tensor:   # (len(s),) int64 token ids
         "Token ids of the characters of `s`."
         if unk is None:
             try: ids = [self.stoi[c] for c in s]
             except KeyError as e:
                 c = e.args[0]
-                raise ValueError(f"CharVocab.encode: character {c!r} (U+{ord(c):04X}) is not in the "
-                                 f"vocabulary of {len(self)} characters; pass unk=' ' to map it") from None
+                raise ValueError(
+                    f"CharVocab.encode: character {c!r} (U+{ord(c):04X}) is not in the "
+                    f"vocabulary of {len(self)} characters; pass unk=' ' to map it") from None
         else:
-            if unk not in self.stoi: raise ValueError(f"CharVocab.encode: unk={unk!r} is not in the vocabulary")
+            if unk not in self.stoi:
+                raise ValueError(f"CharVocab.encode: unk={unk!r} is not in the vocabulary")
             u = self.stoi[unk]
             ids = [self.stoi.get(c, u) for c in s]
         return torch.tensor(ids, dtype=torch.long)
@@ -53,7 +56,9 @@ class CharVocab:
               ) -> str:
         "Text of the token ids `ids`."
         t = torch.as_tensor(ids, dtype=torch.long)
-        if t.dim() != 1: raise ValueError(f"CharVocab.decode: expected 1-D token ids, got shape {tuple(t.shape)}")
+        if t.dim() != 1:
+            raise ValueError(
+                f"CharVocab.decode: expected 1-D token ids, got shape {tuple(t.shape)}")
         if t.numel() and not (0 <= t.min() and t.max() < len(self)):
             raise ValueError(f"CharVocab.decode: token ids must be in [0, {len(self)}), "
                              f"got min {t.min().item()} max {t.max().item()}")
@@ -62,12 +67,13 @@ class CharVocab:
     def to_dict(self) -> dict: return {'chars': ''.join(self.chars)}
 
     @classmethod
-    def from_dict(cls, d:dict, # as made by `to_dict`: {'chars': the sorted distinct characters}
+    def from_dict(cls, d:dict, # as made by to_dict: {'chars': the sorted distinct characters}
                  ):
         "The vocabulary saved by `to_dict`."
         chars = d.get('chars') if isinstance(d, dict) else None
         if not isinstance(chars, str) or not chars or list(chars) != sorted(set(chars)):
-            raise ValueError("CharVocab.from_dict: expected {'chars': a str of sorted distinct characters}")
+            raise ValueError(
+                "CharVocab.from_dict: expected {'chars': a str of sorted distinct characters}")
         return cls(chars)
 
 # %% ../nbs/data.ipynb #f3ac5b2a
@@ -77,18 +83,21 @@ def _xy(w:torch.Tensor): # (B, T+1) windows of token ids
 
 # %% ../nbs/data.ipynb #8f0fd1f9
 class TextData:
-    "A character-level corpus: its `vocab`, and `train`/`val` token ids (the last `val_frac` validates)."
-    def __init__(self, path:str|Path, # a UTF-8 text file, e.g. `corpus_path('shakespeare')`
-                 val_frac:float=0.1, # fraction of the tokens, at the end of the text, that validate
-                 vocab:CharVocab|None=None, # vocabulary to encode with (e.g. a checkpoint's); None: the text's
-                 unk:str|None=None, # with `vocab`: the character standing for unknown ones; None: raise
-                 block_size:int|None=None, # if given, check now that both splits are long enough for it
+    ("A character-level corpus: its `vocab`, and `train`/`val` token ids (the last `val_frac` "
+     "validates).")
+    def __init__(self, path:str|Path, # a UTF-8 text file, e.g. corpus_path('shakespeare')
+                 val_frac:float=0.1,  # fraction of the tokens, at the end, that validate
+                 vocab:CharVocab|None=None,  # vocabulary to use (a checkpoint's); None: the text's
+                 unk:str|None=None,  # with vocab: the character for unknown ones; None: raise
+                 block_size:int|None=None,  # if given, check that both splits are long enough
                 ):
         path = Path(path)
         if not path.is_file(): raise FileNotFoundError(f"TextData: no such file: {str(path)!r}")
-        if not 0 < val_frac < 1: raise ValueError(f"TextData: val_frac must be in (0, 1), got {val_frac}")
+        if not 0 < val_frac < 1:
+            raise ValueError(f"TextData: val_frac must be in (0, 1), got {val_frac}")
         try: text = path.read_text(encoding='utf-8')
-        except UnicodeDecodeError as e: raise ValueError(f"TextData: {path.name} is not UTF-8 text ({e})") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"TextData: {path.name} is not UTF-8 text ({e})") from None
         if not text: raise ValueError(f"TextData: {path.name} is empty")
         self.path, self.val_frac = path, val_frac
         self.vocab = CharVocab(text) if vocab is None else vocab
@@ -104,33 +113,39 @@ class TextData:
 
     def _split(self, split, batch_size, block_size):
         "The token ids of `split`, checked to be long enough for `block_size`."
-        if split not in ('train', 'val'): raise ValueError(f"TextData: split must be 'train' or 'val', got {split!r}")
+        if split not in ('train', 'val'):
+            raise ValueError(f"TextData: split must be 'train' or 'val', got {split!r}")
         if batch_size < 1 or block_size < 1:
-            raise ValueError(f"TextData: batch_size and block_size must be >= 1, got {batch_size}, {block_size}")
+            raise ValueError(
+                f"TextData: batch_size and block_size must be >= 1, got {batch_size}, {block_size}")
         data = self.train if split == 'train' else self.val
         if len(data) < block_size + 1:
-            raise ValueError(f"TextData: the {split} split of {self.path.name} has {len(data)} tokens, too "
-                             f"few for block_size={block_size} (a window needs block_size + 1)")
+            raise ValueError(
+                f"TextData: the {split} split of {self.path.name} has {len(data)} tokens, too "
+                f"few for block_size={block_size} (a window needs block_size + 1)")
         return data
 
     def get_batch(self, split:str, # 'train' or 'val'
                   batch_size:int, # B, the number of windows
                   block_size:int, # T, the tokens per window
-                  generator:torch.Generator|None=None, # draws the window starts; seed it to reproduce batches
+                  generator:torch.Generator|None=None,  # draws the window starts (seed it)
                  ) -> tuple: # x, y: (B, T) int64 each, with y[:, t] == x[:, t+1] in the text
         "`batch_size` random windows of `split`: inputs `x` and next-token targets `y`."
         data = self._split(split, batch_size, block_size)
-        i = torch.randint(len(data) - block_size, (batch_size,), generator=generator)  # (B,) window starts
+        # (B,) window starts
+        i = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
         return _xy(data[i[:, None] + torch.arange(block_size + 1)])  # (B, 1) + (T+1,) -> (B, T+1)
 
-    def iter_val_batches(self, batch_size:int, # B, windows per batch (the last batch may have fewer)
+    def iter_val_batches(self, batch_size:int,  # B, windows per batch (the last may have fewer)
                          block_size:int, # T, tokens per window
-                         max_batches:int|None=None, # cap on the number of batches; None: all windows
+                         max_batches:int|None=None,  # cap on the number of batches; None: all
                         ): # yields x, y: (B, T) int64 each
-        "Fixed validation batches: non-overlapping windows of `val`, evenly spaced when `max_batches` caps them."
+        ("Fixed validation batches: non-overlapping windows of `val`, evenly spaced when "
+         "`max_batches` caps them.")
         data = self._split('val', batch_size, block_size)
         n = (len(data) - 1) // block_size  # windows that fit: each needs T + 1 tokens
         k = n if max_batches is None else min(n, max_batches * batch_size)
         starts = torch.arange(k) * n // k * block_size  # (k,) every (n/k)-th window start
         offs = torch.arange(block_size + 1)  # (T+1,)
-        return (_xy(data[s[:, None] + offs]) for s in starts.split(batch_size))  # (B, 1) + (T+1,) -> (B, T+1)
+        # (B, 1) + (T+1,) -> (B, T+1)
+        return (_xy(data[s[:, None] + offs]) for s in starts.split(batch_size))

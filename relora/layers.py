@@ -13,23 +13,27 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 
 # %% ../nbs/layers.ipynb #825d608d
-def linear_dims(m:nn.Module, # a layer
-               ) -> tuple|None: # (in_features, out_features, transposed) or None if not linear-like
-    "How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses W (in, out)."
+def linear_dims(m:nn.Module,     # a layer
+               ) -> tuple|None:  # (in_features, out_features, transposed); None if not linear-like
+    ("How a linear-like layer maps features: `nn.Linear` uses W (out, in); GPT-2's `Conv1D` uses "
+     "W (in, out).")
     if isinstance(m, nn.Linear): return m.in_features, m.out_features, False
     if type(m).__name__ == 'Conv1D' and hasattr(m, 'nf') and getattr(m, 'weight', None) is not None:
-        return m.weight.shape[0], m.weight.shape[1], True  # transformers.pytorch_utils.Conv1D: y = x @ W + b
+        # transformers.pytorch_utils.Conv1D: y = x @ W + b
+        return m.weight.shape[0], m.weight.shape[1], True
     return None
 
 # %% ../nbs/layers.ipynb #073b6c20
 _CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 def conv_args(m:nn.Module) -> dict|None:
-    "What `F.convNd` needs to redo conv layer `m` with another weight; None if `m` is not an nn.Conv1d/2d/3d."
+    ("What `F.convNd` needs to redo conv layer `m` with another weight; None if `m` is not an "
+     "nn.Conv1d/2d/3d.")
     if not isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)): return None
-    c = dict(fn=_CONV_FNS[len(m.kernel_size)], stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
-             pad=None, mode=m.padding_mode)
-    if m.padding_mode != 'zeros': c.update(pad=list(m._reversed_padding_repeated_twice), padding=0)  # F.pad order, last dim first
+    c = dict(fn=_CONV_FNS[len(m.kernel_size)], stride=m.stride, padding=m.padding,
+             dilation=m.dilation, groups=m.groups, pad=None, mode=m.padding_mode)
+    # F.pad order, last dim first
+    if m.padding_mode != 'zeros': c.update(pad=list(m._reversed_padding_repeated_twice), padding=0)
     return c
 
 def conv_op(c:dict, x:Tensor, w:Tensor, bias:Tensor=None) -> Tensor:
@@ -42,18 +46,23 @@ _WEIGHT_IO = []  # (predicate, get, set) for base layers whose weight is not a p
 
 def register_weight_io(pred, # pred(layer) -> bool: does this reader/writer handle the layer?
                        get,  # get(layer) -> float32 Tensor in the weight's own shape
-                       set): # set(layer, float32 Tensor) -> None, stores it in the layer's own format
-    "Teach `merge()` to read and write the weight of a layer type that does not hold a plain float `weight`."
+                       set): # set(layer, float32 Tensor) -> None, stored in the layer's own format
+    ("Teach `merge()` to read and write the weight of a layer type that does not hold a plain "
+     "float `weight`.")
     _WEIGHT_IO.insert(0, (pred, get, set))
 
 def weight_name(layer:nn.Module) -> str:
-    "The parameter an adapter of `layer` corrects: an nn.MultiheadAttention's `in_proj_weight` (q, k, v stacked), else `weight`."
+    ("The parameter an adapter of `layer` corrects: an nn.MultiheadAttention's `in_proj_weight` "
+     "(q, k, v stacked), else `weight`.")
     return 'in_proj_weight' if isinstance(layer, nn.MultiheadAttention) else 'weight'
 
 def plain_weight(layer:nn.Module) -> Tensor|None:
-    "The layer's weight (`weight_name`) if a plain float tensor; None if quantized (a registered reader/writer handles it)."
+    ("The layer's weight (`weight_name`) if a plain float tensor; None if quantized (a "
+     "registered reader/writer handles it).")
     w = getattr(layer, weight_name(layer), None)
-    if not isinstance(w, Tensor) or not w.is_floating_point() or any(pred(layer) for pred, _, _ in _WEIGHT_IO): return None
+    if not isinstance(w, Tensor) or not w.is_floating_point() or any(
+            pred(layer) for pred, _, _ in _WEIGHT_IO):
+        return None
     return w
 
 def get_weight(layer:nn.Module) -> Tensor:
@@ -70,44 +79,55 @@ def set_weight(layer:nn.Module, w:Tensor):
     with torch.no_grad(): W.copy_(w.to(W.dtype))
 
 def add_to_weight(layer:nn.Module, d:Tensor, alpha:float=1.):
-    "W <- W + alpha * d in float32 math; in place (no new weight-sized tensor) when W is a plain float32 weight."
+    ("W <- W + alpha * d in float32 math; in place (no new weight-sized tensor) when W is a "
+     "plain float32 weight.")
     w = plain_weight(layer)
     if w is not None and w.dtype == torch.float32:
         with torch.no_grad(): w.add_(d, alpha=alpha)
     else: set_weight(layer, get_weight(layer).add(d, alpha=alpha))
 
 # %% ../nbs/layers.ipynb #6a54a536
-def check_tied(model:nn.Module, # the whole model
-               names:list,      # paths of the layers about to be adapted
-               untie:bool=False): # give a layer whose weight is tied to another module's its own copy, instead of refusing
-    "Refuse a layer held at two paths, or a weight to adapt that another module holds too (with `untie`: copy it)."
+def check_tied(model:nn.Module,    # the whole model
+               names:list,         # paths of the layers about to be adapted
+               untie:bool=False):  # give a layer with a tied weight its own copy, not refuse
+    ("Refuse a layer held at two paths, or a weight to adapt that another module holds too (with "
+     "`untie`: copy it).")
     mods, params = defaultdict(list), defaultdict(list)
     for n, m in model.named_modules(remove_duplicate=False): mods[id(m)].append(n)
     for n, p in model.named_parameters(remove_duplicate=False): params[id(p)].append(n)
     for name in names:
         m = model.get_submodule(name); wn = weight_name(m); w = getattr(m, wn)
         if len(mods[id(m)]) > 1:
-            raise ValueError(f"{name} is the same module as {[n for n in mods[id(m)] if n != name][0]}: an adapter at one path "
-                             "would be missed at the other; give each path its own layer, or adapt neither")
+            raise ValueError(
+                f"{name} is the same module as {[n for n in mods[id(m)] if n != name][0]}: an "
+                "adapter at one path "
+                "would be missed at the other; give each path its own layer, or adapt neither")
         tied = [n for n in params[id(w)] if n != f'{name}.{wn}']
         if tied and not untie:
-            raise ValueError(f"{name}.{wn} is tied to {', '.join(tied)} (one Parameter): merging {name}'s adapter would change "
-                             f"{tied[0]} too; pass untie=True to give {name} its own copy of the weight, or exclude {name}")
+            raise ValueError(
+                f"{name}.{wn} is tied to {', '.join(tied)} (one Parameter): merging {name}'s "
+                "adapter would change "
+                f"{tied[0]} too; pass untie=True to give {name} its own copy of the weight, or "
+                f"exclude {name}")
         if tied:
             setattr(m, wn, nn.Parameter(w.detach().clone(), requires_grad=w.requires_grad))
-            cfg = getattr(model, 'config', None)   # so that a saved and reloaded model is not tied again
-            for flag in ('tie_weights', 'tie_word_embeddings'):   # relora's GPTConfig, Hugging Face configs
+            # so that a saved and reloaded model is not tied again
+            cfg = getattr(model, 'config', None)
+            # relora's GPTConfig, Hugging Face configs
+            for flag in ('tie_weights', 'tie_word_embeddings'):
                 if getattr(cfg, flag, None) is True: setattr(cfg, flag, False)
 
 # %% ../nbs/layers.ipynb #cb0c501a
 def factor_kw(w:Tensor) -> dict:
-    "Where an adapter's factors live: the base weight's device and dtype (float32 when the weight is quantized)."
+    ("Where an adapter's factors live: the base weight's device and dtype (float32 when the "
+     "weight is quantized).")
     return dict(device=w.device, dtype=w.dtype if w.is_floating_point() else torch.float32)
 
 def _hooked(m:nn.Module) -> bool:
     "Would calling `m` run forward hooks (its own, or global ones)?"
     g = nn.modules.module
-    return bool(m._forward_hooks or m._forward_pre_hooks or g._global_forward_hooks or g._global_forward_pre_hooks)
+    return bool(m._forward_hooks or m._forward_pre_hooks or g._global_forward_hooks or
+                g._global_forward_pre_hooks)
 
 def _autocast_on(x:Tensor) -> bool:
     try: return torch.is_autocast_enabled(x.device.type)             # torch >= 2.4
@@ -117,11 +137,13 @@ def fusable_weight(base:nn.Module, # the base layer
                    x:Tensor,       # its input
                    dtype,          # the adapter factors' dtype
                    *args, **kw) -> Tensor:
-    "The (out, in) weight of a plain `nn.Linear` / GPT-2 `Conv1D` when a fused adapter step may replace `base(x)`; else None."
+    ("The (out, in) weight of a plain `nn.Linear` / GPT-2 `Conv1D` when a fused adapter step may "
+     "replace `base(x)`; else None.")
     W = getattr(base, 'weight', None)
     if (args or kw or W is None or not x.is_floating_point() or not (x.dtype == W.dtype == dtype)
         or (base.bias is not None and base.bias.dtype != W.dtype) or _hooked(base)
-        or _autocast_on(x)): return None
+        or _autocast_on(x)):        return None
     if type(base) is nn.Linear: return W
-    if type(base).__name__ == 'Conv1D' and linear_dims(base) is not None: return W.T   # (in, out) stored: view it as (out, in)
+    # (in, out) stored: view it as (out, in)
+    if type(base).__name__ == 'Conv1D' and linear_dims(base) is not None: return W.T
     return None

@@ -18,11 +18,13 @@ from .files import atomic_write, read_safetensors
 from .data import CharVocab
 
 # %% ../nbs/model.ipynb #4f708558
-LLAMA = dict(norm='rms', mlp='swiglu', pos='rope')  # the LLaMA-style options, e.g. GPTConfig.demo(V, **LLAMA)
+# the LLaMA-style options, e.g. GPTConfig.demo(V, **LLAMA)
+LLAMA = dict(norm='rms', mlp='swiglu', pos='rope')
 
 @dataclass
 class GPTConfig:
-    "Hyper-parameters of `GPT`; presets `GPTConfig.tiny` (tests) and `GPTConfig.demo` (CPU examples)."
+    ("Hyper-parameters of `GPT`; presets `GPTConfig.tiny` (tests) and `GPTConfig.demo` (CPU "
+     "examples).")
     vocab_size:int # V, tokens in the vocabulary
     block_size:int # T_max, the longest context
     n_layer:int # L, transformer blocks
@@ -32,59 +34,70 @@ class GPTConfig:
     bias:bool=False # biases in the Linears and LayerNorms
     norm:str='layer' # 'layer' (LayerNorm) or 'rms' (RMSNorm)
     mlp:str='gelu' # 'gelu' (up, GELU, down) or 'swiglu' (gate, up, down)
-    pos:str='learned' # 'learned' position embeddings `wpe`, or 'rope' (rotary, in attention)
-    tie_weights:bool=True # `lm_head.weight` is `wte.weight`
+    pos:str='learned' # 'learned' position embeddings wpe, or 'rope' (rotary, in attention)
+    tie_weights:bool=True # lm_head.weight is wte.weight
 
     def __post_init__(self):
-        for k, ok in (('norm', ('layer', 'rms')), ('mlp', ('gelu', 'swiglu')), ('pos', ('learned', 'rope'))):
-            if getattr(self, k) not in ok: raise ValueError(f"GPTConfig: {k} must be one of {ok}, got {getattr(self, k)!r}")
-        if self.n_embd % self.n_head: raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
+        for k, ok in (('norm', ('layer', 'rms')), ('mlp', ('gelu', 'swiglu')),
+                      ('pos', ('learned', 'rope'))):
+            if getattr(self, k) not in ok:
+                raise ValueError(f"GPTConfig: {k} must be one of {ok}, got {getattr(self, k)!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
         if self.pos == 'rope' and (self.n_embd // self.n_head) % 2:
-            raise ValueError(f"GPTConfig: rope needs an even head size, got {self.n_embd // self.n_head}")
+            raise ValueError(
+                f"GPTConfig: rope needs an even head size, got {self.n_embd // self.n_head}")
 
     @property
     def hidden_dim(self) -> int:
-        "MLP width: 4d for GELU; for SwiGLU 8d/3 rounded up to a multiple of 32, about the same parameters (LLaMA)."
+        ("MLP width: 4d for GELU; for SwiGLU 8d/3 rounded up to a multiple of 32, about the same "
+         "parameters (LLaMA).")
         return 4 * self.n_embd if self.mlp == 'gelu' else 32 * math.ceil(8 * self.n_embd / 3 / 32)
 
     @classmethod
-    def tiny(cls, vocab_size:int, **kw): # `kw` overrides any field, e.g. pos='rope'
+    def tiny(cls, vocab_size:int, **kw): # kw overrides any field, e.g. pos='rope'
         "2 layers, 2 heads, d=32, T_max=16: for tests."
-        return cls(vocab_size=vocab_size, **{**dict(block_size=16, n_layer=2, n_head=2, n_embd=32), **kw})
+        return cls(vocab_size=vocab_size,
+                   **{**dict(block_size=16, n_layer=2, n_head=2, n_embd=32), **kw})
 
     @classmethod
-    def demo(cls, vocab_size:int, **kw): # `kw` overrides any field, e.g. **LLAMA
+    def demo(cls, vocab_size:int, **kw): # kw overrides any field, e.g. **LLAMA
         "4 layers, 4 heads, d=128, T_max=128: for examples trained on a CPU."
-        return cls(vocab_size=vocab_size, **{**dict(block_size=128, n_layer=4, n_head=4, n_embd=128), **kw})
+        return cls(vocab_size=vocab_size,
+                   **{**dict(block_size=128, n_layer=4, n_head=4, n_embd=128), **kw})
 
 # %% ../nbs/model.ipynb #1655dd34
 class RMSNorm(nn.Module):
     "RMSNorm: x / sqrt(mean(x^2) + eps) * weight, over the last dimension (arXiv:1910.07467)."
-    def __init__(self, d:int, # the normalised (last) dimension
-                 eps:float=1e-5): # added to the mean square
+    def __init__(self, d:int,      # the normalised (last) dimension
+                 eps:float=1e-5):  # added to the mean square
         super().__init__()
         self.eps, self.weight = eps, nn.Parameter(torch.ones(d))
 
     def forward(self, x): # (..., d)
         xf = x.float()
-        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+        return (xf *
+                torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
 
-def _norm(cfg:GPTConfig): return RMSNorm(cfg.n_embd) if cfg.norm == 'rms' else nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+def _norm(cfg:GPTConfig):
+    return RMSNorm(cfg.n_embd) if cfg.norm == 'rms' else nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
 
 # %% ../nbs/model.ipynb #309ae89d
-def rope_cache(T:int, # positions 0..T-1
-               d_h:int, # head size (even)
-               base:float=10000.0, # theta_i = base^(-2i/d_h)
-              ) -> tuple: # cos, sin: (T, d_h) each
-    "Tables cos(m theta_i), sin(m theta_i) for RoPE, each angle repeated for both halves of the head."
+def rope_cache(T:int,               # positions 0..T-1
+               d_h:int,             # head size (even)
+               base:float=10000.0,  # theta_i = base^(-2i/d_h)
+              ) -> tuple:           # cos, sin: (T, d_h) each
+    ("Tables cos(m theta_i), sin(m theta_i) for RoPE, each angle repeated for both halves of the "
+     "head.")
     theta = base ** (-torch.arange(0, d_h, 2).float() / d_h)  # (d_h/2,)
     ang = torch.outer(torch.arange(T).float(), theta)  # (T, d_h/2): m * theta_i
     ang = torch.cat([ang, ang], dim=-1)  # (T, d_h/2) -> (T, d_h)
     return ang.cos(), ang.sin()
 
-def apply_rope(x:torch.Tensor, # (..., T, d_h) queries or keys
-               cos:torch.Tensor, sin:torch.Tensor, # (T, d_h) each, from `rope_cache`
-              ) -> torch.Tensor: # (..., T, d_h)
+def apply_rope(x:torch.Tensor,                      # (..., T, d_h) queries or keys
+               cos:torch.Tensor, sin:torch.Tensor,  # (T, d_h) each, from rope_cache
+              ) -> torch.Tensor:                    # (..., T, d_h)
     "Rotate each pair (x_i, x_{i+d_h/2}) of `x` at position m by the angle m theta_i."
     x1, x2 = x.chunk(2, dim=-1)  # (..., T, d_h) -> 2 x (..., T, d_h/2)
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
@@ -95,7 +108,8 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, cfg:GPTConfig):
         super().__init__()
         d, self.n_head, self.dropout = cfg.n_embd, cfg.n_head, cfg.dropout
-        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(d, d, bias=cfg.bias) for _ in range(4))
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (
+            nn.Linear(d, d, bias=cfg.bias) for _ in range(4))
         self.resid_dropout = nn.Dropout(cfg.dropout)
         self.rope = cfg.pos == 'rope'
         if self.rope:
@@ -106,12 +120,18 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x): # (B, T, d)
         B, T, d = x.shape
         nh, hs = self.n_head, d // self.n_head  # heads, head size d_h
-        q = self.q_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, T, d) -> (B, T, nh, d_h) -> (B, nh, T, d_h)
+        # (B, T, d) -> (B, T, nh, d_h) -> (B, nh, T, d_h)
+        q = self.q_proj(x).view(B, T, nh, hs).transpose(1, 2)
         k = self.k_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, d_h)
         v = self.v_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, d_h)
-        if self.rope: q, k = apply_rope(q, self.cos[:T], self.sin[:T]), apply_rope(k, self.cos[:T], self.sin[:T])
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
-        y = y.transpose(1, 2).contiguous().view(B, T, d)  # (B, nh, T, d_h) -> (B, T, nh, d_h) -> (B, T, d)
+        if self.rope:
+            q, k = apply_rope(q, self.cos[:T],
+                              self.sin[:T]), apply_rope(k, self.cos[:T], self.sin[:T])
+        y = F.scaled_dot_product_attention(q, k, v,
+                                           dropout_p=self.dropout if self.training else 0.0,
+                                           is_causal=True)
+        # (B, nh, T, d_h) -> (B, T, nh, d_h) -> (B, T, d)
+        y = y.transpose(1, 2).contiguous().view(B, T, d)
         return self.resid_dropout(self.o_proj(y))
 
 # %% ../nbs/model.ipynb #b8685cad
@@ -121,18 +141,21 @@ class MLP(nn.Module):
         super().__init__()
         d, h, self.swiglu = cfg.n_embd, cfg.hidden_dim, cfg.mlp == 'swiglu'
         if self.swiglu: self.gate_proj = nn.Linear(d, h, bias=cfg.bias)
-        self.up_proj, self.down_proj = nn.Linear(d, h, bias=cfg.bias), nn.Linear(h, d, bias=cfg.bias)
+        self.up_proj, self.down_proj = nn.Linear(d, h,
+                                                 bias=cfg.bias), nn.Linear(h, d, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x): # (B, T, d)
-        h = F.silu(self.gate_proj(x)) * self.up_proj(x) if self.swiglu else F.gelu(self.up_proj(x))  # (B, T, hidden)
+        # (B, T, hidden)
+        h = F.silu(self.gate_proj(x)) * self.up_proj(x) if self.swiglu else F.gelu(self.up_proj(x))
         return self.dropout(self.down_proj(h))
 
 class Block(nn.Module):
     "Pre-norm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."
     def __init__(self, cfg:GPTConfig):
         super().__init__()
-        self.ln_1, self.attn, self.ln_2, self.mlp = _norm(cfg), CausalSelfAttention(cfg), _norm(cfg), MLP(cfg)
+        self.ln_1, self.attn, self.ln_2, self.mlp = _norm(cfg), CausalSelfAttention(cfg), _norm(
+            cfg), MLP(cfg)
 
     def forward(self, x): # (B, T, d)
         x = x + self.attn(self.ln_1(x))
@@ -153,7 +176,8 @@ class GPT(nn.Module):
         if cfg.tie_weights: self.lm_head.weight = self.wte.weight  # one Parameter, (V, d)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # residual projections: std 0.02 / sqrt(2L) (GPT-2)
-            if name.endswith(('o_proj.weight', 'down_proj.weight')): nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * cfg.n_layer))
+            if name.endswith(('o_proj.weight', 'down_proj.weight')):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * cfg.n_layer))
 
     def _init_weights(self, m):
         if isinstance(m, (nn.Linear, nn.Embedding)): nn.init.normal_(m.weight, 0.0, 0.02)
@@ -164,27 +188,30 @@ class GPT(nn.Module):
         "Number of parameters, a tied weight counted once."
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def forward(self, idx:torch.Tensor, # (B, T) int64 token ids, T <= block_size
-                targets:torch.Tensor|None=None, # (B, T) next-token ids, -1 to ignore; None: no loss
-               ) -> tuple: # logits (B, T, V), loss (scalar or None)
+    def forward(self, idx:torch.Tensor,          # (B, T) int64 token ids, T <= block_size
+                targets:torch.Tensor|None=None,  # (B, T) next-token ids, -1 ignored; None: no loss
+               ) -> tuple:                       # logits (B, T, V), loss (scalar or None)
         "Next-token logits for every position, and their mean cross-entropy with `targets`."
         B, T = idx.shape
-        if T > self.config.block_size: raise ValueError(f"GPT: sequence length {T} > block_size {self.config.block_size}")
+        if T > self.config.block_size:
+            raise ValueError(f"GPT: sequence length {T} > block_size {self.config.block_size}")
         x = self.wte(idx)  # (B, T, d)
-        if self.config.pos == 'learned': x = x + self.wpe(torch.arange(T, device=idx.device))  # + (T, d)
+        # + (T, d)
+        if self.config.pos == 'learned': x = x + self.wpe(torch.arange(T, device=idx.device))
         x = self.drop(x)
         for block in self.h: x = block(x)
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
         if targets is None: return logits, None
-        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)  # (B*T, V), (B*T,)
+        # (B*T, V), (B*T,)
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
 
     @torch.no_grad()
-    def generate(self, idx:torch.Tensor, # (B, T0) int64 prompt
-                 max_new_tokens:int, # tokens to append
-                 temperature:float=1.0, # tau; 0 picks the most likely token
-                 top_k:int|None=None, # sample among the k most likely tokens only
-                 generator:torch.Generator|None=None, # for reproducible samples
-                ) -> torch.Tensor: # (B, T0 + max_new_tokens)
+    def generate(self, idx:torch.Tensor,               # (B, T0) int64 prompt
+                 max_new_tokens:int,                   # tokens to append
+                 temperature:float=1.0,                # tau; 0 picks the most likely token
+                 top_k:int|None=None,                  # sample among the k most likely tokens only
+                 generator:torch.Generator|None=None,  # for reproducible samples
+                ) -> torch.Tensor:                     # (B, T0 + max_new_tokens)
         "Continue `idx` with `max_new_tokens` sampled tokens."
         was_training = self.training
         self.eval()
@@ -195,9 +222,11 @@ class GPT(nn.Module):
                 else:
                     logits = logits / temperature
                     if top_k is not None:
-                        kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]  # (B, 1)
+                        # (B, 1)
+                        kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
                         logits = logits.masked_fill(logits < kth, float('-inf'))
-                    nxt = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)  # (B, 1)
+                    # (B, 1)
+                    nxt = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
                 idx = torch.cat([idx, nxt], dim=1)
         finally: self.train(was_training)
         return idx
@@ -205,10 +234,10 @@ class GPT(nn.Module):
 # %% ../nbs/model.ipynb #ec4c9b6f
 @torch.no_grad()
 def estimate_loss(model:nn.Module, # maps idx (B, T) to (logits (B, T, V), ...) or to logits
-                  data, # a `relora.data.TextData`
+                  data, # a relora.data.TextData
                   batch_size:int, # windows per batch
                   block_size:int, # T, tokens per window
-                  max_batches:int|None=None, # evenly spaced subset of the windows; None: all of them
+                  max_batches:int|None=None,  # evenly spaced subset of the windows; None: all
                  ) -> float:
     "Mean validation cross-entropy per token (nats) over `data`'s fixed validation windows."
     was_training = model.training
@@ -219,7 +248,9 @@ def estimate_loss(model:nn.Module, # maps idx (B, T) to (logits (B, T, V), ...) 
         for x, y in data.iter_val_batches(batch_size, block_size, max_batches):
             out = model(x.to(dev))
             logits = out[0] if isinstance(out, tuple) else out  # (B, T, V)
-            total += F.cross_entropy(logits.flatten(0, 1).float(), y.to(dev).flatten(), reduction='sum').item()
+            total += F.cross_entropy(
+                logits.flatten(0, 1).float(),
+                y.to(dev).flatten(), reduction='sum').item()
             n += y.numel()
     finally: model.train(was_training)
     return total / n
@@ -229,11 +260,14 @@ GPT_FORMAT = 'relora-gpt/1'
 
 def save_gpt(model:GPT,    # a plain GPT (no adapters)
              path,         # the .safetensors file to write
-             vocab=None):  # its `CharVocab`, stored with it (optional)
-    "Save a GPT's weights, config and vocabulary in one safetensors file, atomically; tied weights stored once."
+             vocab=None):  # its CharVocab, stored with it (optional)
+    ("Save a GPT's weights, config and vocabulary in one safetensors file, atomically; tied "
+     "weights stored once.")
     if adapted_layers(model):
-        raise ValueError(f"save_gpt: the model has adapters ({', '.join(list(adapted_layers(model))[:3])}, ...): save them with "
-                         "save_adapters, or fold them in first with remove_adapters(model, merge=True)")
+        raise ValueError(
+            f"save_gpt: the model has adapters ({', '.join(list(adapted_layers(model))[:3])}, "
+            "...): save them with "
+            "save_adapters, or fold them in first with remove_adapters(model, merge=True)")
     meta = dict(format=GPT_FORMAT, config=json.dumps(asdict(model.config)))
     if vocab is not None: meta['vocab'] = json.dumps(vocab.to_dict())
     atomic_write(path, lambda tmp: save_model(model, tmp, metadata=meta))
@@ -242,7 +276,9 @@ def load_gpt(path) -> tuple: # (GPT in eval mode, CharVocab or None)
     "The GPT (and vocabulary) of a `save_gpt` file; any other file is refused."
     meta, _ = read_safetensors(path, tensors=False)
     if meta.get('format') != GPT_FORMAT:
-        raise ValueError(f"{path}: not a relora GPT file (metadata format={meta.get('format')!r}); save_gpt writes them")
+        raise ValueError(
+            f"{path}: not a relora GPT file (metadata format={meta.get('format')!r}); save_gpt "
+            "writes them")
     model = GPT(GPTConfig(**json.loads(meta['config'])))
     load_model(model, os.fspath(path))          # strict: every tensor of the model, none else
     vocab = CharVocab.from_dict(json.loads(meta['vocab'])) if 'vocab' in meta else None

@@ -19,7 +19,10 @@ def has_bnb() -> bool:
     return bnb is not None
 
 def _need_bnb(what:str):
-    if bnb is None: raise ImportError(f"relora.quant.{what} needs bitsandbytes>=0.46 (4-bit on CPU): pip install bitsandbytes")
+    if bnb is None:
+        raise ImportError(
+            f"relora.quant.{what} needs bitsandbytes>=0.46 (4-bit on CPU): pip install bitsandbytes"
+        )
 
 # %% ../nbs/quant.ipynb #5f6fa404
 def is_4bit(layer:nn.Module) -> bool:
@@ -37,14 +40,18 @@ def dequantize(layer:nn.Module) -> Tensor:
     _need_bnb('dequantize'); _unpack_cpu(layer)
     return bnbF.dequantize_4bit(layer.weight.data, layer.weight.quant_state).float()
 
-def requantize_(layer:nn.Module, # a `Linear4bit`
+def requantize_(layer:nn.Module, # a Linear4bit
                 w:Tensor):       # (out, in) float weight to store as Q(w)
     "Store Q(w) in the layer's own `Params4bit` (same quant type, block size, dtype)."
     _need_bnb('requantize_'); _unpack_cpu(layer)
     p, st = layer.weight, layer.weight.quant_state
-    if tuple(w.shape) != tuple(st.shape): raise ValueError(f"requantize_: weight shape {tuple(w.shape)} != the layer's {tuple(st.shape)}")
-    codes, new = bnbF.quantize_4bit(w.detach().to(p.device, st.dtype), blocksize=p.blocksize, quant_type=p.quant_type,
-                                   compress_statistics=p.compress_statistics, quant_storage=p.quant_storage)
+    if tuple(w.shape) != tuple(st.shape):
+        raise ValueError(
+            f"requantize_: weight shape {tuple(w.shape)} != the layer's {tuple(st.shape)}")
+    codes, new = bnbF.quantize_4bit(w.detach().to(p.device, st.dtype), blocksize=p.blocksize,
+                                    quant_type=p.quant_type,
+                                    compress_statistics=p.compress_statistics,
+                                    quant_storage=p.quant_storage)
     p.data, p.quant_state = codes, new   # codes: (out*in/2, 1) packed pairs
 
 # %% ../nbs/quant.ipynb #a8384ba5
@@ -60,50 +67,61 @@ def _set(layer, w):
 register_weight_io(is_4bit, _get, _set)
 
 # %% ../nbs/quant.ipynb #544a6820
-def to_4bit(lin:nn.Linear,          # the float layer
-            quant_type:str='nf4',    # 'nf4' or 'fp4'
-            blocksize:int=64,        # values per absmax block
-            master_copy:bool=False,  # keep W in float32 on the CPU as `weight_master`
-            compress_statistics:bool=False): # also quantize the block maxima (QLoRA's double quantization)
+def to_4bit(lin:nn.Linear,                    # the float layer
+            quant_type:str='nf4',             # 'nf4' or 'fp4'
+            blocksize:int=64,                 # values per absmax block
+            master_copy:bool=False,           # keep W in float32 on the CPU as weight_master
+            compress_statistics:bool=False):  # quantize block maxima too (QLoRA's double quant.)
     "A bitsandbytes `Linear4bit` holding Q(W) of `lin`, with its bias."
     _need_bnb('to_4bit')
-    if type(lin) is not nn.Linear: raise TypeError(f"to_4bit: only plain nn.Linear can be quantized, got {type(lin).__name__}")
+    if type(lin) is not nn.Linear:
+        raise TypeError(f"to_4bit: only plain nn.Linear can be quantized, got {type(lin).__name__}")
     w = lin.weight.detach()
-    q = bnb.nn.Linear4bit(lin.in_features, lin.out_features, bias=lin.bias is not None, compute_dtype=w.dtype,
-                          compress_statistics=compress_statistics, quant_type=quant_type, device='meta')
-    q.support_avx512bf16_for_cpu = False   # no lossy repacking of the codes on CPU (see `dequantize`)
-    codes, st = bnbF.quantize_4bit(w, blocksize=blocksize, quant_type=quant_type, compress_statistics=compress_statistics)
-    q.weight = bnb.nn.Params4bit(codes, requires_grad=False, quant_state=st, blocksize=blocksize, compress_statistics=compress_statistics,
-                                 quant_type=quant_type, module=q, bnb_quantized=True)
+    q = bnb.nn.Linear4bit(lin.in_features, lin.out_features, bias=lin.bias is not None,
+                          compute_dtype=w.dtype, compress_statistics=compress_statistics,
+                          quant_type=quant_type, device='meta')
+    # no lossy repacking of the codes on CPU (see `dequantize`)
+    q.support_avx512bf16_for_cpu = False
+    codes, st = bnbF.quantize_4bit(w, blocksize=blocksize, quant_type=quant_type,
+                                   compress_statistics=compress_statistics)
+    q.weight = bnb.nn.Params4bit(codes, requires_grad=False, quant_state=st, blocksize=blocksize,
+                                 compress_statistics=compress_statistics, quant_type=quant_type,
+                                 module=q, bnb_quantized=True)
     if lin.bias is not None: q.bias = nn.Parameter(lin.bias.detach().clone(), requires_grad=False)
     if master_copy: q.weight_master = w.float().cpu().clone()
     return q
 
 def quantize_base(model:nn.Module,        # the model, changed in place
-                  targets=nn.Linear,      # name pattern(s) and/or types, as in `add_adapters`
+                  targets=nn.Linear,      # name pattern(s) and/or types, as in add_adapters
                   quant_type:str='nf4',   # 'nf4' or 'fp4'
                   blocksize:int=64,       # values per absmax block
-                  master_copy:bool=False, # keep a float32 master of each weight on the CPU, for exact merges
+                  master_copy:bool=False,  # a float32 master of each weight on CPU: exact merges
                   exclude=None,           # patterns/types to leave out (e.g. 'lm_head')
-                  compress_statistics:bool=False): # QLoRA's double quantization of the block maxima
+                  compress_statistics:bool=False):  # QLoRA's double quantization (block maxima)
     "Replace each target `nn.Linear` of `model` by a 4-bit `Linear4bit`; returns the model."
     _need_bnb('quantize_base')
     layers = find_modules(model, targets, exclude)
     bad = {n: type(m).__name__ for n, m in layers.items() if type(m) is not nn.Linear}
-    if bad: raise TypeError(f"quantize_base: only plain nn.Linear can be quantized, not {', '.join(f'{n} ({t})' for n, t in bad.items())}")
+    if bad:
+        raise TypeError(
+            "quantize_base: only plain nn.Linear can be quantized, not "
+            f"{', '.join(f'{n} ({t})' for n, t in bad.items())}")
     for n, m in layers.items():
         parent, _, child = n.rpartition('.')
-        setattr(model.get_submodule(parent) if parent else model, child, to_4bit(m, quant_type, blocksize, master_copy, compress_statistics))
+        setattr(
+            model.get_submodule(parent) if parent else model, child,
+            to_4bit(m, quant_type, blocksize, master_copy, compress_statistics))
     return model
 
 # %% ../nbs/quant.ipynb #a1e859ba
-def merge_drift(master_copy:bool, # keep a float32 master (True) or dequantize-add-requantize (False)
+def merge_drift(master_copy:bool, # float32 master (True) or dequantize-add-requantize (False)
                 resets:int=10,    # ReLoRA resets
                 rel:float=0.05,   # |dW_k| / |W| of each update
                 shape=(64, 64),   # (out, in)
                 r:int=4,          # rank of each update
                 seed:int=0) -> dict:
-    "Relative Frobenius error of a 4-bit base after each of `resets` merges, against the exact float32 sum."
+    ("Relative Frobenius error of a 4-bit base after each of `resets` merges, against the exact "
+     "float32 sum.")
     _need_bnb('merge_drift')
     g = torch.Generator().manual_seed(seed)
     lin = nn.Linear(shape[1], shape[0])
@@ -113,9 +131,12 @@ def merge_drift(master_copy:bool, # keep a float32 master (True) or dequantize-a
     for _ in range(resets):
         B, A = torch.randn(shape[0], r, generator=g), torch.randn(r, shape[1], generator=g)
         s = rel * exact.norm() / (B @ A).norm()                  # scale the update to rel * |W|
-        with torch.no_grad(): layer.adapter.lora_B.copy_(s * B / layer.adapter.scale); layer.adapter.lora_A.copy_(A)
+        with torch.no_grad():
+            layer.adapter.lora_B.copy_(s * B / layer.adapter.scale)
+            layer.adapter.lora_A.copy_(A)
         exact += layer.adapter.delta_weight().detach()
         layer.merge_and_reset()
         errs.append(((dequantize(q) - exact).norm() / exact.norm()).item())
-    one = ((bnbF.dequantize_4bit(*bnbF.quantize_4bit(exact, blocksize=64, quant_type='nf4')) - exact).norm() / exact.norm()).item()
+    one = ((bnbF.dequantize_4bit(*bnbF.quantize_4bit(exact, blocksize=64, quant_type='nf4')) -
+            exact).norm() / exact.norm()).item()
     return dict(errors=errs, one_quant_error=one)
