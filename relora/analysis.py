@@ -16,11 +16,13 @@ from .deltas import materialize_adapters, delta_f32, as_matrix, layer_weight
 def analyse_delta(W:Tensor,        # base weight as an (out, in) matrix
                   D:Tensor,        # its update, same shape
                   k:int=8,         # at most this many directions in the per-direction lists
-                  tol:float=None,  # numerical-rank tolerance relative to sigma_1 (default max(out, in) * eps)
+                  tol:float=None,  # numerical-rank tolerance / sigma_1 (default max(out, in) * eps)
                  ) -> dict:
-    "Spectral norm of W, singular values of D, their ratios, subspace factors |u_i^T W v_i|, amplification, effective ranks."
+    ("Spectral norm of W, singular values of D, their ratios, subspace factors |u_i^T W v_i|, "
+     "amplification, effective ranks.")
     W, D = W.detach().float(), D.detach().float()
-    if W.shape != D.shape or W.dim() != 2: raise ValueError(f"W {tuple(W.shape)} and D {tuple(D.shape)} must be matrices of one shape")
+    if W.shape != D.shape or W.dim() != 2:
+        raise ValueError(f"W {tuple(W.shape)} and D {tuple(D.shape)} must be matrices of one shape")
     U, S, Vh = torch.linalg.svd(D, full_matrices=False)
     w2, fro = float(torch.linalg.matrix_norm(W, 2)), float(S.norm())
     tol = max(D.shape) * torch.finfo(torch.float32).eps if tol is None else tol
@@ -28,32 +30,41 @@ def analyse_delta(W:Tensor,        # base weight as an (out, in) matrix
     kk = max(1, min(k, nrank))
     core = U[:, :kk].T @ W @ Vh[:kk].T                                   # (kk, kk): U_k^T W V_k
     sub = core.diagonal().abs()                                          # |u_i^T W v_i|
-    p = S[:nrank] / S[:nrank].sum()                                      # over the values above the tolerance
+    p = S[:nrank] / S[:nrank].sum()  # over the values above the tolerance
     erank = float(torch.exp(-(p * p.log()).sum())) if nrank else 0.
-    return dict(shape=tuple(D.shape), W_norm2=w2, delta_fro=fro, sv1=float(S[0]), sv1_ratio=float(S[0]) / w2 if w2 else math.inf,
-                subspace1=float(sub[0]), amp1=float(S[0] / sub[0]) if sub[0] > 0 else math.inf,
-                amp_fro=fro / float(core.norm()) if core.norm() > 0 else math.inf, erank=erank, num_rank=nrank,
-                S=S[:kk].tolist(), S_ratio=(S[:kk] / w2).tolist() if w2 else [], subspace=sub.tolist(), sv=S.tolist())
+    return dict(shape=tuple(D.shape), W_norm2=w2, delta_fro=fro, sv1=float(
+        S[0]), sv1_ratio=float(S[0]) / w2 if w2 else math.inf, subspace1=float(sub[0]),
+                amp1=float(S[0] / sub[0]) if sub[0] > 0 else math.inf,
+                amp_fro=fro / float(core.norm()) if core.norm() > 0 else math.inf, erank=erank,
+                num_rank=nrank, S=S[:kk].tolist(), S_ratio=(S[:kk] / w2).tolist() if w2 else [],
+                subspace=sub.tolist(), sv=S.tolist())
 
-def analyse_adapters(src,          # adapters: (config, state_dict), a dict with both, or an adapted model
-                     base=None,    # the model or its state dict (W is read from it; default: src if it is a model)
-                     k:int=8) -> list: # one `analyse_delta` dict per layer, with 'layer', 'kind', 'r'
+def analyse_adapters(src,  # adapters: (config, state_dict), a dict with both, or an adapted model
+                     base=None,  # model or state dict (W read from it); None: src if a model
+                     k:int=8) -> list:  # an analyse_delta dict per layer, with 'layer', 'kind', 'r'
     "Per-layer analysis of adapters against their base weights."
     base = src if base is None and isinstance(src, nn.Module) else base
-    if base is None: raise ValueError("analysis needs the base weights: pass base= (the model or its state dict)")
-    merged = {p: l.merged for p, l in adapted_layers(src).items()} if isinstance(src, nn.Module) else {}
+    if base is None:
+        raise ValueError(
+            "analysis needs the base weights: pass base= (the model or its state dict)")
+    merged = {p: l.merged
+              for p, l in adapted_layers(src).items()} if isinstance(src, nn.Module) else {}
     rows = []
     for p, (layer, a) in materialize_adapters(src, base).items():
         D = delta_f32(a)
-        W = layer_weight(base, p, 'base') - (D if merged.get(p) else 0)               # a merged adapter is inside W: take it out
-        rows.append(dict(layer=p, kind=a.kind, r=a.r, **analyse_delta(as_matrix(layer, W), as_matrix(layer, D), k)))
+        # a merged adapter is inside W: take it out
+        W = layer_weight(base, p, 'base') - (D if merged.get(p) else 0)
+        rows.append(
+            dict(layer=p, kind=a.kind, r=a.r,
+                 **analyse_delta(as_matrix(layer, W), as_matrix(layer, D), k)))
     return rows
 
 # %% ../nbs/analysis.ipynb #965eb347
-def plot_spectra(rows:list,          # `analyse_adapters` rows (with 'sv')
+def plot_spectra(rows:list,          # analyse_adapters rows (with 'sv')
                  energy:bool=False,  # plot the energy curve instead of the singular values
                  ax=None):           # a matplotlib Axes (default: a new (5, 3) figure)
-    "Singular values of each layer's update (log scale), or the fraction of ||delta W||_F^2 kept at each rank."
+    ("Singular values of each layer's update (log scale), or the fraction of ||delta W||_F^2 "
+     "kept at each rank.")
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(5, 3))
     for r in rows:

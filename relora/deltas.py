@@ -12,24 +12,30 @@ from collections import defaultdict
 import torch
 from torch import nn, Tensor
 from tqdm import tqdm
-from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_kind, adapter_state_dict
+from .adapters import (AdaptedLayer, adapted_layers, adapter_config, adapter_kind,
+                             adapter_state_dict)
 from .layers import get_weight, linear_dims, set_weight
 
 # %% ../nbs/deltas.ipynb #3801ebd4
-def stand_in(shape,                # the base weight's shape: (d,) norm, (out, in) linear, (num, dim) embedding, (out, in, *k) conv
+def stand_in(shape,  # base weight shape: (d,), (out, in), (num, dim) or (out, in, *k)
              embedding:bool=False, # an nn.Embedding table rather than an nn.Linear weight
             ) -> nn.Module:
-    "A storage-less layer (meta device) whose weight has `shape`, to build adapters on without the model."
+    ("A storage-less layer (meta device) whose weight has `shape`, to build adapters on without "
+     "the model.")
     shape = tuple(shape)
     if embedding: return nn.Embedding(*shape, device='meta')
-    if len(shape) == 1: return nn.LayerNorm(shape[0], bias=False, device='meta')   # a norm's scale vector
+    # a norm's scale vector
+    if len(shape) == 1: return nn.LayerNorm(shape[0], bias=False, device='meta')
     if len(shape) == 2: return nn.Linear(shape[1], shape[0], bias=False, device='meta')
-    if len(shape) in (3, 4, 5): return getattr(nn, f'Conv{len(shape) - 2}d')(shape[1], shape[0], shape[2:], bias=False, device='meta')
+    if len(shape) in (3, 4, 5):
+        return getattr(nn, f'Conv{len(shape) - 2}d')(shape[1], shape[0], shape[2:], bias=False,
+                                                     device='meta')
     raise ValueError(f"no layer has a weight of shape {shape}")
 
 def stand_in_model(weights:dict, # a model's state dict {'<path>.weight': tensor, ...}
                   ) -> nn.Module:
-    "A module tree with a stand-in layer at every path whose `.weight` is a float tensor of 1 to 5 dims (a model-free model)."
+    ("A module tree with a stand-in layer at every path whose `.weight` is a float tensor of 1 "
+     "to 5 dims (a model-free model).")
     root = nn.Module()
     for k, w in weights.items():
         if not k.endswith('.weight') or not w.is_floating_point() or not 1 <= w.dim() <= 5: continue
@@ -43,42 +49,57 @@ def stand_in_model(weights:dict, # a model's state dict {'<path>.weight': tensor
 
 # %% ../nbs/deltas.ipynb #d124d86b
 def as_pair(src) -> tuple:
-    "(config, state_dict) from a pair, from a dict with 'config' and 'state_dict', or from an adapted model."
+    ("(config, state_dict) from a pair, from a dict with 'config' and 'state_dict', or from an "
+     "adapted model.")
     if isinstance(src, nn.Module):
         if not adapted_layers(src): raise ValueError(f"{type(src).__name__} has no adapters")
         return adapter_config(src), adapter_state_dict(src)
-    if isinstance(src, dict) and 'config' in src and 'state_dict' in src: return src['config'], src['state_dict']
-    if isinstance(src, (tuple, list)) and len(src) == 2 and all(isinstance(x, dict) for x in src): return tuple(src)
-    raise TypeError(f"expected (config, state_dict), a dict with 'config' and 'state_dict', or an adapted model; got {type(src).__name__}")
+    if isinstance(src, dict) and 'config' in src and 'state_dict' in src:
+        return src['config'], src['state_dict']
+    if isinstance(src, (tuple, list)) and len(src) == 2 and all(isinstance(x, dict) for x in src):
+        return tuple(src)
+    raise TypeError(
+        "expected (config, state_dict), a dict with 'config' and 'state_dict', or an adapted "
+        f"model; got {type(src).__name__}")
 
 def _shape_from_factors(path, c, sd):
-    "The base weight's shape (and whether it is an embedding) from a LoRA's or LoCon's factors, or a Full's diff."
+    ("The base weight's shape (and whether it is an embedding) from a LoRA's or LoCon's factors, "
+     "or a Full's diff.")
     try:
         if c['kind'] == 'lora' and f'{path}.lora_embedding_A' in sd:
-            return (sd[f'{path}.lora_embedding_A'].shape[1], sd[f'{path}.lora_embedding_B'].shape[0]), True
-        if c['kind'] == 'lora': return (sd[f'{path}.lora_B'].shape[0], sd[f'{path}.lora_A'].shape[1]), False
+            return (sd[f'{path}.lora_embedding_A'].shape[1],
+                    sd[f'{path}.lora_embedding_B'].shape[0]), True
+        if c['kind'] == 'lora':
+            return (sd[f'{path}.lora_B'].shape[0], sd[f'{path}.lora_A'].shape[1]), False
         if c['kind'] == 'full': return tuple(sd[f'{path}.diff'].shape), False
         if c['kind'] == 'locon' and c.get('reshape', 'flat') == 'flat' and not c.get('tucker'):
             return (sd[f'{path}.lora_up'].shape[0], *sd[f'{path}.lora_down'].shape[1:]), False
-    except KeyError as e: raise ValueError(f"{path}: tensor {e.args[0]} missing from the state dict") from None
-    raise ValueError(f"{path}: the base layer's shape cannot be read from {c['kind']!r} factors; pass base= (the model or its state dict)")
+    except KeyError as e:
+        raise ValueError(f"{path}: tensor {e.args[0]} missing from the state dict") from None
+    raise ValueError(
+        f"{path}: the base layer's shape cannot be read from {c['kind']!r} factors; pass base= "
+        "(the model or its state dict)")
 
 def _base_layers(base, config, sd) -> dict:
     if isinstance(base, nn.Module):
         out = {}
         for p in config:
             try: m = base.get_submodule(p)
-            except AttributeError: raise ValueError(f"{p}: {type(base).__name__} has no such layer") from None
+            except AttributeError:
+                raise ValueError(f"{p}: {type(base).__name__} has no such layer") from None
             out[p] = m.base_layer if isinstance(m, AdaptedLayer) else m
         return out
     if base is not None:
         missing = [p for p in config if f'{p}.weight' not in base]
         if missing: raise ValueError(f"{missing[0]}: no '{missing[0]}.weight' in the base weights")
-        return {p: stand_in(base[f'{p}.weight'].shape, f'{p}.lora_embedding_A' in sd) for p in config}
+        return {
+            p: stand_in(base[f'{p}.weight'].shape, f'{p}.lora_embedding_A' in sd)
+            for p in config}
     return {p: stand_in(*_shape_from_factors(p, c, sd)) for p, c in config.items()}
 
 def give_storage(adapters): # adapters built on stand-in (meta) layers
-    "Give the meta tensors of `adapters` CPU storage, once per tensor, so that factors shared between adapters stay shared."
+    ("Give the meta tensors of `adapters` CPU storage, once per tensor, so that factors shared "
+     "between adapters stay shared.")
     new = {}
     for a in adapters:
         for m in a.modules():
@@ -87,12 +108,13 @@ def give_storage(adapters): # adapters built on stand-in (meta) layers
                     if t is None or not t.is_meta: continue
                     if id(t) not in new:
                         e = torch.empty_like(t, device='cpu')
-                        new[id(t)] = (t, nn.Parameter(e, t.requires_grad) if isinstance(t, nn.Parameter) else e)
+                        new[id(t)] = (t, nn.Parameter(e, t.requires_grad) if isinstance(
+                            t, nn.Parameter) else e)
                     store[k] = new[id(t)][1]
 
 def materialize_adapters(src,       # (config, state_dict), a dict with both, or an adapted model
-                       base=None, # the model or its state dict; None: read the base shapes from LoRA/LoCon factors
-                      ) -> dict:  # {path: (base layer, adapter)}
+                       base=None,   # model or state dict; None: base shapes from LoRA/LoCon factors
+                      ) -> dict:    # {path: (base layer, adapter)}
     "The adapters of `src`, rebuilt on the base layers (or stand-ins), filled and on the CPU."
     if isinstance(src, nn.Module) and adapted_layers(src):
         return {p: (l.base_layer, l.adapter) for p, l in adapted_layers(src).items()}
@@ -106,14 +128,18 @@ def materialize_adapters(src,       # (config, state_dict), a dict with both, or
             for k, v in a.state_dict().items():
                 got = sd.get(f'{p}.{k}')
                 if got is None: raise ValueError(f"{p}: tensor {p}.{k} missing from the state dict")
-                if got.shape != v.shape: raise ValueError(f"{p}.{k}: shape {tuple(got.shape)} in the state dict, the {cls.kind} adapter of this layer has {tuple(v.shape)}")
+                if got.shape != v.shape:
+                    raise ValueError(
+                        f"{p}.{k}: shape {tuple(got.shape)} in the state dict, the {cls.kind} "
+                        f"adapter of this layer has {tuple(v.shape)}")
                 with torch.no_grad(): v.copy_(got)
             out[p] = (layers[p], a)
     extra = set(sd) - {f'{p}.{k}' for p, (_, a) in out.items() for k in a.state_dict()}
     if extra: raise ValueError(f"unexpected tensors {sorted(extra)[:5]} in the state dict")
     return out
 
-def _transposed(layer): return isinstance(layer, nn.Embedding) or bool((linear_dims(layer) or (0, 0, False))[2])
+def _transposed(layer):
+    return isinstance(layer, nn.Embedding) or bool((linear_dims(layer) or (0, 0, False))[2])
 
 def is_conv(m:nn.Module) -> bool:
     "Is `m` a convolution that LoCon adapts (nn.Conv1d/2d/3d)?"
@@ -122,7 +148,8 @@ def is_conv(m:nn.Module) -> bool:
 def as_matrix(layer:nn.Module, # the base layer (or a stand-in)
               w:Tensor,        # a weight or delta in the layer's own weight shape
              ) -> Tensor:      # (out, in*k)
-    "`w` as the (out, in*k) matrix that LoRA factors: the transpose for an embedding or GPT-2 Conv1D (stored (in, out))."
+    ("`w` as the (out, in*k) matrix that LoRA factors: the transpose for an embedding or GPT-2 "
+     "Conv1D (stored (in, out)).")
     return w.T if _transposed(layer) else w.flatten(1)   # own shape -> (out, in*k)
 
 def delta_f32(a) -> Tensor: # a: an adapter of any kind
@@ -132,8 +159,10 @@ def delta_f32(a) -> Tensor: # a: an adapter of any kind
         return a.delta_weight().float()
 
 def lora_factors(a) -> tuple|None: # a: an adapter of any kind
-    "(up (out, r), down (r, in*k)) with as_matrix(delta) = scale * up @ down, for LoRA and flat LoCon; None otherwise."
-    if a.kind == 'lora' or (a.kind == 'locon' and not a.tucker and a.reshape == 'flat' and a.groups == 1):
+    ("(up (out, r), down (r, in*k)) with as_matrix(delta) = scale * up @ down, for LoRA and flat "
+     "LoCon; None otherwise.")
+    if a.kind == 'lora' or (a.kind == 'locon' and not a.tucker and a.reshape == 'flat' and
+                            a.groups == 1):
         return a.B.detach().float().flatten(1), a.A.detach().float().flatten(1)
     return None
 
@@ -141,52 +170,66 @@ def layer_weight(src,              # a model, or its state dict
                  path:str,         # the layer's path
                  what:str='tuned', # which model, for error messages
                 ) -> Tensor:
-    "A layer's weight (float32, own shape) from a model (an adapted layer's base weight) or a state dict."
+    ("A layer's weight (float32, own shape) from a model (an adapted layer's base weight) or a "
+     "state dict.")
     if isinstance(src, nn.Module):
         try: m = src.get_submodule(path)
-        except AttributeError: raise ValueError(f"{path}: the {what} model has no such layer") from None
+        except AttributeError:
+            raise ValueError(f"{path}: the {what} model has no such layer") from None
         return get_weight(m.base_layer if isinstance(m, AdaptedLayer) else m)
-    if f'{path}.weight' not in src: raise ValueError(f"{path}.weight: missing from the {what} weights")
+    if f'{path}.weight' not in src:
+        raise ValueError(f"{path}.weight: missing from the {what} weights")
     return src[f'{path}.weight'].float()
 
 def adapter_deltas(src, # adapters: (config, state_dict), a dict with both, or an adapted model
-                   base=None) -> dict: # the model or its state dict (needed for kinds other than LoRA/LoCon/Full)
+                   base=None) -> dict:  # model or state dict (for kinds but LoRA/LoCon/Full)
     "{path: delta_weight()} in float32 and the base weight's own shape, for adapters of any kind."
     return {p: delta_f32(a) for p, (_, a) in materialize_adapters(src, base).items()}
 
 # %% ../nbs/deltas.ipynb #80414b45
-def weighted_deltas(sources:list,       # adapters: (config, state_dict) pairs, dicts with both, or adapted models
+def weighted_deltas(sources:list,       # (config, state_dict) pairs, such dicts, or adapted models
                     weights:list=None,  # w_i (default all 1)
-                    base=None,          # the model or its state dict (needed for kinds other than LoRA/LoCon)
+                    base=None,          # the model or its state dict (for kinds but LoRA/LoCon)
                     progress:bool=False) -> dict:
     "{path: sum_i w_i delta_i} (float32, the base weight's shape) over adapters of any kinds."
     weights = [1.] * len(sources) if weights is None else list(weights)
-    if len(weights) != len(sources): raise ValueError(f"{len(sources)} adapters but {len(weights)} weights")
+    if len(weights) != len(sources):
+        raise ValueError(f"{len(sources)} adapters but {len(weights)} weights")
     out = {}
     for i, (w, src) in enumerate(zip(weights, sources)):
-        for p, (_, a) in tqdm(materialize_adapters(src, base).items(), desc=f'adapter {i + 1}/{len(sources)}', unit='layer', disable=not progress):
+        for p, (_, a) in tqdm(
+                materialize_adapters(src, base).items(), desc=f'adapter {i + 1}/{len(sources)}',
+                unit='layer', disable=not progress):
             d = delta_f32(a)
-            if p in out and out[p].shape != d.shape: raise ValueError(f"{p}: delta shapes {tuple(out[p].shape)} and {tuple(d.shape)} differ")
+            if p in out and out[p].shape != d.shape:
+                raise ValueError(
+                    f"{p}: delta shapes {tuple(out[p].shape)} and {tuple(d.shape)} differ")
             out[p] = out.get(p, 0) + w * d
     return out
 
 def add_deltas(target,             # a model, or a state dict {'<path>.weight': W}
                deltas:dict,        # {path: delta} in the weights' own shapes
                weight:float=1.):   # multiplies every delta
-    "W += weight * delta for every layer, in float32; returns the model (changed in place) or a new state dict."
+    ("W += weight * delta for every layer, in float32; returns the model (changed in place) or a "
+     "new state dict.")
     ws = {}
     for p, d in deltas.items():
         if isinstance(target, nn.Module):
             try: m = target.get_submodule(p)
-            except AttributeError: raise ValueError(f"{p}: {type(target).__name__} has no such layer") from None
+            except AttributeError:
+                raise ValueError(f"{p}: {type(target).__name__} has no such layer") from None
             ws[p] = m.base_layer if isinstance(m, AdaptedLayer) else m
             shape = get_weight(ws[p]).shape
         elif f'{p}.weight' in target: shape = target[f'{p}.weight'].shape
         else: raise ValueError(f"{p}: no '{p}.weight' in the state dict")
-        if shape != d.shape: raise ValueError(f"{p}: delta of shape {tuple(d.shape)} for a weight of shape {tuple(shape)}")
-        if not torch.isfinite(d).all(): raise ValueError(f"{p}: delta has NaN/inf; nothing was merged")
+        if shape != d.shape:
+            raise ValueError(
+                f"{p}: delta of shape {tuple(d.shape)} for a weight of shape {tuple(shape)}")
+        if not torch.isfinite(d).all():
+            raise ValueError(f"{p}: delta has NaN/inf; nothing was merged")
     if isinstance(target, nn.Module):
-        for p, m in ws.items(): set_weight(m, get_weight(m) + weight * deltas[p].float().to(get_weight(m).device))
+        for p, m in ws.items():
+            set_weight(m, get_weight(m) + weight * deltas[p].float().to(get_weight(m).device))
         return target
     out = dict(target)
     for p, d in deltas.items():

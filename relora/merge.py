@@ -14,42 +14,53 @@ from .adapters import AdaptedLayer, LoRA, adapted_layers, adapter_kind, find_mod
 from .layers import get_weight, set_weight
 from .files import save_adapters
 from .full import Full
-from .deltas import stand_in_model, materialize_adapters, give_storage, as_matrix, delta_f32, lora_factors, is_conv
+from .deltas import (stand_in_model, materialize_adapters, give_storage, as_matrix,
+                           delta_f32, lora_factors, is_conv)
 
 # %% ../nbs/merge.ipynb #3e762734
-MIN_SV = 1e-6  # kohya's MIN_SV: an update whose largest singular value is below this is treated as zero (rank 1)
+# kohya's MIN_SV: an update whose largest singular value is below this is treated as zero (rank 1)
+MIN_SV = 1e-6
 
-def select_rank(S:Tensor,             # singular values, largest first (all of them, or the top ones if `fro2` is given)
+def select_rank(S:Tensor,  # singular values, largest first (all, or the top ones with fro2)
                 rank:int=None,        # the rank; with a dynamic rule, its cap (None: no cap)
                 dynamic:str=None,     # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro'
                 dynamic_param:float=None, # the rule's t
-                fro2:float=None,      # ||M||_F^2 when S holds only the top values (default: sum S^2)
+                fro2:float=None,  # ||M||_F^2 when S holds only the top values (default: sum S^2)
                ) -> int:
-    "The rank kept from spectrum `S`: fixed, or by kohya's sv_ratio / sv_cumulative / sv_fro rules (no off-by-one)."
-    if rank is not None and (not isinstance(rank, int) or rank < 1): raise ValueError(f"rank must be a positive int, got {rank!r}")
+    ("The rank kept from spectrum `S`: fixed, or by kohya's sv_ratio / sv_cumulative / sv_fro "
+     "rules (no off-by-one).")
+    if rank is not None and (not isinstance(rank, int) or rank < 1):
+        raise ValueError(f"rank must be a positive int, got {rank!r}")
     if dynamic not in (None, 'sv_ratio', 'sv_cumulative', 'sv_fro'):
-        raise ValueError(f"unknown dynamic method {dynamic!r}; use 'sv_ratio', 'sv_cumulative' or 'sv_fro'")
-    if dynamic and (dynamic_param is None or dynamic_param <= 0): raise ValueError(f"{dynamic} needs a positive dynamic_param, got {dynamic_param!r}")
-    if dynamic in ('sv_cumulative', 'sv_fro') and dynamic_param > 1: raise ValueError(f"{dynamic}: dynamic_param is a fraction in (0, 1], got {dynamic_param}")
-    if dynamic is None and rank is None: raise ValueError("give a rank, or a dynamic method and its parameter")
+        raise ValueError(
+            f"unknown dynamic method {dynamic!r}; use 'sv_ratio', 'sv_cumulative' or 'sv_fro'")
+    if dynamic and (dynamic_param is None or dynamic_param <= 0):
+        raise ValueError(f"{dynamic} needs a positive dynamic_param, got {dynamic_param!r}")
+    if dynamic in ('sv_cumulative', 'sv_fro') and dynamic_param > 1:
+        raise ValueError(f"{dynamic}: dynamic_param is a fraction in (0, 1], got {dynamic_param}")
+    if dynamic is None and rank is None:
+        raise ValueError("give a rank, or a dynamic method and its parameter")
     S, n = S.double(), len(S)
     if n == 0 or S[0] <= MIN_SV: return 1
     if dynamic is None: r = rank
     elif dynamic == 'sv_ratio': r = int((S > S[0] / dynamic_param).sum())
     elif dynamic == 'sv_cumulative': r = 1 + int((S.cumsum(0) / S.sum() < dynamic_param).sum())
-    else: r = 1 + int((S.square().cumsum(0) / (S.square().sum() if fro2 is None else fro2) < dynamic_param ** 2).sum())
+    else:
+        tot = S.square().sum() if fro2 is None else fro2  # ||M||_F^2
+        r = 1 + int((S.square().cumsum(0) / tot < dynamic_param ** 2).sum())
     return max(1, min(r, n, rank or n))
 
 # %% ../nbs/merge.ipynb #7c532c58
-def svd_factors(M,                    # (out, in) matrix, or a pair (up (out, k), down (k, in)) meaning up @ down
+def svd_factors(M,  # (out, in) matrix, or a pair (up (out, k), down (k, in)) meaning up @ down
                 rank:int=None,        # the rank (the cap, with a dynamic rule)
-                dynamic:str=None,     # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (see `select_rank`)
+                dynamic:str=None,  # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (select_rank)
                 dynamic_param:float=None,
-                niter:int=2,          # power iterations of torch.svd_lowrank; 0: always the full SVD
-                lowrank_above:int=2048, # use torch.svd_lowrank when min(out, in) is larger than this and r << min
-                device=None,          # where to compute (default: where M is); results come back on the CPU
+                niter:int=2,  # power iterations of torch.svd_lowrank; 0: always the full SVD
+                lowrank_above:int=2048,  # torch.svd_lowrank when min(out, in) > this and r << min
+                device=None,  # where to compute (default: where M is); results come back on the CPU
                ) -> tuple:            # B (out, r), A (r, in), {'rank', 'fro_kept', 'sv', 'method'}
-    "B, A with B @ A the best rank-r approximation of M (Eckart-Young), r fixed or chosen by `select_rank`."
+    ("B, A with B @ A the best rank-r approximation of M (Eckart-Young), r fixed or chosen by "
+     "`select_rank`.")
     if isinstance(M, tuple):          # M = up @ down: QR both factors, SVD of the small core
         up, down = (t.detach().float().to(device) for t in M)
         Qu, Ru = torch.linalg.qr(up)                  # (out, k'), (k', k)
@@ -60,7 +71,8 @@ def svd_factors(M,                    # (out, in) matrix, or a pair (up (out, k)
         M = M.detach().float().to(device); n = min(M.shape)
         cap, fro2 = min(rank or n, n), M.square().sum()
         if niter > 0 and n > lowrank_above and dynamic != 'sv_cumulative' and 2 * cap + 8 < n:
-            U, S, V = torch.svd_lowrank(M, q=cap + max(cap, 8), niter=niter); Vh, method = V.T, 'svd_lowrank'
+            U, S, V = torch.svd_lowrank(M, q=cap + max(cap, 8), niter=niter)
+            Vh, method = V.T, 'svd_lowrank'
         else: U, S, Vh = torch.linalg.svd(M, full_matrices=False); method = 'svd'
     r = select_rank(S, rank, dynamic, dynamic_param, fro2=float(fro2))
     B, A = U[:, :r] * S[:r], Vh[:r]                   # (out, r), (r, in)
@@ -69,55 +81,77 @@ def svd_factors(M,                    # (out, in) matrix, or a pair (up (out, k)
 
 # %% ../nbs/merge.ipynb #e6cd671f
 def _check_out(path, layer):
-    if is_conv(layer) and layer.groups != 1: raise ValueError(f"{path}: grouped convolution (groups={layer.groups}) is not supported by the merge tools")
-    if not (LoRA.can_adapt(layer) or is_conv(layer)): raise TypeError(f"{path}: no LoRA/LoCon for {type(layer).__name__}")
+    if is_conv(layer) and layer.groups != 1:
+        raise ValueError(
+            f"{path}: grouped convolution (groups={layer.groups}) is not supported by the merge "
+            "tools")
+    if not (LoRA.can_adapt(layer) or is_conv(layer)):
+        raise TypeError(f"{path}: no LoRA/LoCon for {type(layer).__name__}")
 
 def _new_lora(layer, up, down, scale=1.):
-    "A filled LoRA/LoCon adapter for `layer` with up (out, r) and down (r, in*k): view(delta) = up @ down, scale `scale`."
+    ("A filled LoRA/LoCon adapter for `layer` with up (out, r) and down (r, in*k): view(delta) = "
+     "up @ down, scale `scale`.")
     r = down.shape[0]
     a = adapter_kind('locon' if is_conv(layer) else 'lora')(layer, r=r, alpha=scale * r)
     give_storage([a])
     with torch.no_grad():
-        a.A.copy_(down.reshape(a.A.shape)); a.B.copy_((up / scale).reshape(a.B.shape))   # (r, in*k) -> (r, in, *k)
+        # (r, in*k) -> (r, in, *k)
+        a.A.copy_(down.reshape(a.A.shape)); a.B.copy_((up / scale).reshape(a.B.shape))
     return a
 
 def lora_from_delta(layer:nn.Module, # the base layer (or a stand-in)
-                    delta,           # its update in the base weight's shape, or (up (out, k), down (k, in*k)) for the (out, in*k) view
+                    delta,  # update in the base weight's shape, or (up (out, k), down (k, in*k))
                     scale:float=1.,  # the new adapter's scale (its alpha = scale * r, rslora off)
                     path:str='layer', # for error messages
-                    **svd_kw) -> tuple: # (adapter, report from `svd_factors`)
-    "The LoRA (LoCon for a convolution) closest to `delta` at the rank chosen by `svd_factors(**svd_kw)`."
+                    **svd_kw) -> tuple: # (adapter, report from svd_factors)
+    ("The LoRA (LoCon for a convolution) closest to `delta` at the rank chosen by "
+     "`svd_factors(**svd_kw)`.")
     _check_out(path, layer)
     if not scale > 0: raise ValueError(f"{path}: scale must be positive, got {scale}")
-    B, A, info = svd_factors(delta if isinstance(delta, tuple) else as_matrix(layer, delta), **svd_kw)
+    B, A, info = svd_factors(delta if isinstance(delta, tuple) else as_matrix(layer, delta),
+                             **svd_kw)
     return _new_lora(layer, B, A, scale), info
 
 def _result(adapters:dict, report:list) -> dict:
-    return dict(config={p: a.config() for p, a in adapters.items()},
-                state_dict={f'{p}.{k}': v.detach() for p, a in adapters.items() for k, v in a.state_dict().items()}, report=report)
+    return dict(
+        config={p: a.config()
+                for p, a in adapters.items()}, state_dict={
+                    f'{p}.{k}': v.detach()
+                    for p, a in adapters.items()
+                    for k, v in a.state_dict().items()}, report=report)
 
 def _row(path, layer, a, info, **kw):
-    return dict(layer=path, kind=a.kind, shape=tuple(layer.weight.shape), **kw, rank=info['rank'], fro_kept=info['fro_kept'])
+    return dict(layer=path, kind=a.kind, shape=tuple(layer.weight.shape), **kw, rank=info['rank'],
+                fro_kept=info['fro_kept'])
 
 # %% ../nbs/merge.ipynb #2a848fa6
 def report_table(rows:list) -> str:
-    "A plain-text table of the scalar columns of `rows` (list of dicts); floats to 4 significant digits."
+    ("A plain-text table of the scalar columns of `rows` (list of dicts); floats to 4 "
+     "significant digits.")
     if not rows: return '(no rows)'
-    cols = [c for c in dict.fromkeys(k for r in rows for k in r) if all(not isinstance(r.get(c), (list, Tensor)) for r in rows)]
-    fmt = lambda v: f'{v:.4g}' if isinstance(v, float) else 'x'.join(map(str, v)) if isinstance(v, tuple) else '' if v is None else str(v)
+    cols = [
+        c for c in dict.fromkeys(k for r in rows for k in r)
+        if all(not isinstance(r.get(c), (list, Tensor)) for r in rows)]
+    fmt = lambda v: f'{v:.4g}' if isinstance(v, float) else 'x'.join(map(str, v)) if isinstance(
+        v, tuple) else '' if v is None else str(v)
     cells = [cols] + [[fmt(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
     return '\n'.join('  '.join(x.ljust(w) for x, w in zip(row, widths)).rstrip() for row in cells)
 
 # %% ../nbs/merge.ipynb #003f8e58
 def _tensors(src, what) -> dict:
-    "Every tensor of a plain model (its state dict, tied tensors under each name) or of a state dict."
+    ("Every tensor of a plain model (its state dict, tied tensors under each name) or of a state "
+     "dict.")
     if not isinstance(src, nn.Module): return src
-    if adapted_layers(src): raise ValueError(f"the {what} model has adapters: fold them in first (remove_adapters(model, merge=True))")
+    if adapted_layers(src):
+        raise ValueError(
+            f"the {what} model has adapters: fold them in first (remove_adapters(model, "
+            "merge=True))")
     return src.state_dict()
 
 def _ties(sd) -> dict:
-    "{key: the first key holding the same tensor} for the later keys of a tie (a tied embedding and head)."
+    ("{key: the first key holding the same tensor} for the later keys of a tie (a tied embedding "
+     "and head).")
     first, out = {}, {}
     for k, v in sd.items():
         if v.numel() == 0: continue
@@ -128,10 +162,12 @@ def _ties(sd) -> dict:
 
 def _why_not(k, layer, found, keep_diffs):
     "Why the changed tensor `k` gets no adapter (None: a Full adapter can store it)."
-    if not k.endswith('.weight') or layer is None: return 'not a layer weight: adapters change weights only'
+    if not k.endswith('.weight') or layer is None:
+        return 'not a layer weight: adapters change weights only'
     p, kind = k[:-len('.weight')], type(layer).__name__
     if keep_diffs and Full.can_adapt(layer): return None
-    why = 'not in targets/excluded' if p not in found else f'no LoRA for {kind}' + (f' (groups={layer.groups})' if is_conv(layer) else '')
+    why = 'not in targets/excluded' if p not in found else f'no LoRA for {kind}' + (
+        f' (groups={layer.groups})' if is_conv(layer) else '')
     return why + ('; keep_diffs stores it whole' if Full.can_adapt(layer) else '')
 
 def _new_full(layer, D):
@@ -140,126 +176,164 @@ def _new_full(layer, D):
     return a
 
 def extract_lora(base,                 # the base model, or its state dict
-                 tuned,                # the fine-tuned model (same architecture), or its state dict
+                 tuned,  # the fine-tuned model (same architecture), or its state dict
                  rank:int=8,           # rank (the cap, with a dynamic rule)
                  conv_rank:int=None,   # rank for convolutions (default: rank)
-                 dynamic:str=None,     # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (see `select_rank`)
+                 dynamic:str=None,  # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (select_rank)
                  dynamic_param:float=None,
-                 targets=None,         # layers to extract as LoRA/LoCon (core patterns/types; default: every one they can adapt)
+                 targets=None,  # layers to extract as LoRA/LoCon (patterns/types); None: all
                  exclude=None,         # patterns/types to leave out of the low-rank extraction
                  min_diff:float=0.,    # leave out tensors whose max |delta| is at most this
-                 keep_diffs:bool=False, # store every other changed weight whole, as a `Full` adapter
-                 untie:bool=False,     # store a tied weight's change on each module holding it (load with untie=True)
+                 keep_diffs:bool=False, # store every other changed weight whole, as a Full adapter
+                 untie:bool=False,  # tied weight's change on each module holding it (untie=True)
                  progress:bool=False,  # tqdm bar over tensors
-                 **svd_kw) -> dict:    # niter, lowrank_above, device; returns {'config', 'state_dict', 'report'}
-    "An adapter per changed weight: LoRA/LoCon by truncated SVD of W_tuned - W_base, or Full; every changed tensor reported."
-    if isinstance(base, nn.Module) != isinstance(tuned, nn.Module): raise TypeError("base and tuned must both be models or both be state dicts")
+                 **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
+    ("An adapter per changed weight: LoRA/LoCon by truncated SVD of W_tuned - W_base, or Full; "
+     "every changed tensor reported.")
+    if isinstance(base, nn.Module) != isinstance(tuned, nn.Module):
+        raise TypeError("base and tuned must both be models or both be state dicts")
     sd0, sd1 = _tensors(base, 'base'), _tensors(tuned, 'tuned')
-    for k in sorted(set(sd0) ^ set(sd1)): raise ValueError(f"{k}: missing from the {'tuned' if k in sd0 else 'base'} weights")
+    for k in sorted(set(sd0) ^ set(sd1)):
+        raise ValueError(f"{k}: missing from the {'tuned' if k in sd0 else 'base'} weights")
     tree = base if isinstance(base, nn.Module) else stand_in_model(base)
     modules = dict(tree.named_modules())
     found = find_modules(tree, nn.Module if targets is None else targets, exclude)
     ties = {**_ties(sd0), **_ties(sd1)}
-    partners = {k: [j for j in ties if ties[j] == k] + ([ties[k]] if k in ties else []) for k in sd0}
+    partners = {k: [j for j in ties if ties[j] == k] + ([ties[k]] if k in ties else [])
+                for k in sd0}
     adapters, report = {}, []
     for k in tqdm(sd0, desc='extract', unit='tensor', disable=not progress):
-        if k in ties and not untie: continue                          # reported with the first key of its tie
+        if k in ties and not untie: continue  # reported with the first key of its tie
         t0, t1 = sd0[k], sd1[k]
         if t0.shape != t1.shape:
             name = f"{k[:-len('.weight')]}: weight" if k.endswith('.weight') else f"{k}:"
             raise ValueError(f"{name} shape {tuple(t0.shape)} in base, {tuple(t1.shape)} in tuned")
         if not t0.is_floating_point():
-            if not torch.equal(t0, t1): report.append(dict(tensor=k, kind='not stored', shape=tuple(t0.shape), note='not a float tensor'))
+            if not torch.equal(t0, t1):
+                report.append(
+                    dict(tensor=k, kind='not stored', shape=tuple(t0.shape),
+                         note='not a float tensor'))
             continue
         D = t1.float() - t0.float()
         if not D.any(): continue
-        row = dict(tensor=k, kind='not stored', shape=tuple(t0.shape), change=float(D.norm() / t0.float().norm()), delta=float(D.norm()),
-                   rank=None, fro_kept=None, note=None)
+        row = dict(tensor=k, kind='not stored', shape=tuple(t0.shape),
+                   change=float(D.norm() / t0.float().norm()), delta=float(D.norm()), rank=None,
+                   fro_kept=None, note=None)
         p = k[:-len('.weight')]; layer = modules.get(p) if k.endswith('.weight') else None
         if D.abs().max() <= min_diff: row['note'] = f'max |delta| <= min_diff={min_diff}'
         elif partners[k] and not untie:
-            row['note'] = (f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, on both merged; "
-                           "untie stores it on each")
+            row['note'] = (
+                f"tied to {', '.join(partners[k])}: an adapter would act on one module unmerged, "
+                "on both merged; "
+                "untie stores it on each")
         elif p in found and (LoRA.can_adapt(layer) or is_conv(layer) and layer.groups == 1):
-            a, info = lora_from_delta(layer, D, path=p, rank=conv_rank or rank if is_conv(layer) else rank,
+            a, info = lora_from_delta(layer, D, path=p,
+                                      rank=conv_rank or rank if is_conv(layer) else rank,
                                       dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
             adapters[p] = a; row.update(kind=a.kind, rank=info['rank'], fro_kept=info['fro_kept'])
         elif (why := _why_not(k, layer, found, keep_diffs)) is None:
             adapters[p] = _new_full(layer, D); row.update(kind='full', fro_kept=1.0)
         else: row['note'] = why
-        if partners[k] and untie and row['kind'] != 'not stored': row['note'] = f"tied to {', '.join(partners[k])}: load with untie=True"
+        if partners[k] and untie and row['kind'] != 'not stored':
+            row['note'] = f"tied to {', '.join(partners[k])}: load with untie=True"
         report.append(row)
     if not adapters:
         changed = [r for r in report if 'min_diff' not in (r['note'] or '')]
-        if not changed: raise ValueError(f"no layer differs by more than min_diff={min_diff} between base and tuned")
-        raise ValueError(f"no changed tensor can be stored: {changed[0]['tensor']}: {changed[0]['note']}")
+        if not changed:
+            raise ValueError(
+                f"no layer differs by more than min_diff={min_diff} between base and tuned")
+        raise ValueError(
+            f"no changed tensor can be stored: {changed[0]['tensor']}: {changed[0]['note']}")
     return _result(adapters, report)
 
 # %% ../nbs/merge.ipynb #e2b0ac72
-def shrink_adapters(src,                 # adapters: (config, state_dict), a dict with both, or an adapted model
+def shrink_adapters(src,  # adapters: (config, state_dict), a dict with both, or an adapted model
                     rank:int=4,          # new rank (the cap, with a dynamic rule)
                     conv_rank:int=None,  # new rank for convolutions (default: rank)
                     dynamic:str=None,    # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro'
                     dynamic_param:float=None,
-                    base=None,           # the model or its state dict (needed for kinds other than LoRA/LoCon)
+                    base=None,  # the model or its state dict (for kinds but LoRA/LoCon)
                     progress:bool=False, # tqdm bar over layers
-                    **svd_kw) -> dict:   # niter, lowrank_above, device; returns {'config', 'state_dict', 'report'}
-    "Each adapter of `src` replaced by the LoRA/LoCon closest to its update, at a lower rank, with the same scale (no-LoRA layers: kept)."
+                    **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
+    ("Each adapter of `src` replaced by the LoRA/LoCon closest to its update, at a lower rank, "
+     "with the same scale (no-LoRA layers: kept).")
     adapters, report = {}, []
-    for p, (layer, a) in tqdm(materialize_adapters(src, base).items(), desc='resize', unit='layer', disable=not progress):
-        if not (LoRA.can_adapt(layer) or is_conv(layer)):          # no LoRA form (a norm's Full): kept as it is
-            adapters[p] = a; report.append(dict(layer=p, kind=a.kind, shape=tuple(layer.weight.shape), old=f'{a.kind} r={a.r}')); continue
+    for p, (layer, a) in tqdm(
+            materialize_adapters(src, base).items(), desc='resize', unit='layer',
+            disable=not progress):
+        # no LoRA form (a norm's Full): kept as it is
+        if not (LoRA.can_adapt(layer) or is_conv(layer)):
+            adapters[p] = a
+            report.append(
+                dict(layer=p, kind=a.kind, shape=tuple(layer.weight.shape),
+                     old=f'{a.kind} r={a.r}'))
+            continue
         pair, s = lora_factors(a), a.scale if a.scale > 0 else 1.
         delta = (a.scale * pair[0], pair[1]) if pair else delta_f32(a)
-        new, info = lora_from_delta(layer, delta, scale=s, path=p, rank=conv_rank or rank if is_conv(layer) else rank,
+        new, info = lora_from_delta(layer, delta, scale=s, path=p,
+                                    rank=conv_rank or rank if is_conv(layer) else rank,
                                     dynamic=dynamic, dynamic_param=dynamic_param, **svd_kw)
         adapters[p] = new; report.append(_row(p, layer, new, info, old=f'{a.kind} r={a.r}'))
     return _result(adapters, report)
 
 # %% ../nbs/merge.ipynb #56af25f3
-def combine_adapters(sources:list,       # adapters: (config, state_dict) pairs, dicts with both, or adapted models
+def combine_adapters(sources:list,       # (config, state_dict) pairs, such dicts, or adapted models
                      weights:list=None,  # w_i (default all 1)
-                     rank:int=None,      # None: exact concatenation (LoRA/LoCon only); else the cap on the new rank
+                     rank:int=None,      # None: exact concatenation (LoRA/LoCon); else the rank cap
                      conv_rank:int=None, # cap for convolutions (default: rank)
                      dynamic:str=None,   # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro'
                      dynamic_param:float=None,
-                     base=None,          # the model or its state dict (needed for kinds other than LoRA/LoCon)
+                     base=None,          # the model or its state dict (for kinds but LoRA/LoCon)
                      progress:bool=False,
-                     **svd_kw) -> dict:  # niter, lowrank_above, device; returns {'config', 'state_dict', 'report'}
-    "One LoRA/LoCon adapter per layer for sum_i w_i delta_i: exact concatenation when possible, else truncated SVD."
+                     **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
+    ("One LoRA/LoCon adapter per layer for sum_i w_i delta_i: exact concatenation when possible, "
+     "else truncated SVD.")
     weights = [1.] * len(sources) if weights is None else list(weights)
-    if len(weights) != len(sources): raise ValueError(f"{len(sources)} adapters but {len(weights)} weights")
+    if len(weights) != len(sources):
+        raise ValueError(f"{len(sources)} adapters but {len(weights)} weights")
     loaded = [materialize_adapters(s, base) for s in sources]
     adapters, report = {}, []
-    for p in tqdm(list(dict.fromkeys(p for l in loaded for p in l)), desc='merge', unit='layer', disable=not progress):
+    for p in tqdm(list(dict.fromkeys(p for l in loaded for p in l)), desc='merge', unit='layer',
+                  disable=not progress):
         parts = [(w, *l[p]) for w, l in zip(weights, loaded) if p in l]
         layer = parts[0][1]
         shapes = {tuple(l.weight.shape) for _, l, _ in parts}
-        if len(shapes) > 1: raise ValueError(f"{p}: the adapters were made for different weight shapes {sorted(shapes)}")
-        if not (LoRA.can_adapt(layer) or is_conv(layer)):          # no LoRA form (a norm's Full): the weighted sum, whole
+        if len(shapes) > 1:
+            raise ValueError(
+                f"{p}: the adapters were made for different weight shapes {sorted(shapes)}")
+        # no LoRA form (a norm's Full): the weighted sum, whole
+        if not (LoRA.can_adapt(layer) or is_conv(layer)):
             adapters[p] = _new_full(layer, sum(w * delta_f32(a) for w, _, a in parts))
-            report.append(dict(layer=p, kind='full', shape=tuple(layer.weight.shape), parts=len(parts), exact=True)); continue
+            report.append(
+                dict(layer=p, kind='full', shape=tuple(layer.weight.shape), parts=len(parts),
+                     exact=True))
+            continue
         _check_out(p, layer)
         cap = conv_rank or rank if is_conv(layer) else rank
         kw = dict(rank=cap, dynamic=dynamic, dynamic_param=dynamic_param, path=p, **svd_kw)
         pairs = [lora_factors(a) for _, _, a in parts]
         if all(pairs):
-            up = torch.cat([w * a.scale * u for (w, _, a), (u, _) in zip(parts, pairs)], 1)   # (out, sum r_i)
-            down = torch.cat([d for _, d in pairs], 0)                                      # (sum r_i, in*k)
+            # (out, sum r_i)
+            up = torch.cat([w * a.scale * u for (w, _, a), (u, _) in zip(parts, pairs)], 1)
+            down = torch.cat([d for _, d in pairs], 0)  # (sum r_i, in*k)
             if dynamic is None and (cap is None or down.shape[0] <= cap):
                 new, info = _new_lora(layer, up, down), dict(rank=down.shape[0], fro_kept=1.0)
             else: new, info = lora_from_delta(layer, (up, down), **kw)
         else:
             if cap is None and dynamic is None:
-                raise ValueError(f"{p}: {sorted({a.kind for _, _, a in parts})} adapters cannot be combined exactly; give a rank (truncated SVD of the sum)")
-            new, info = lora_from_delta(layer, sum(w * as_matrix(layer, delta_f32(a)) for w, _, a in parts), **kw)
-        adapters[p] = new; report.append(_row(p, layer, new, info, parts=len(parts), exact='method' not in info))
+                raise ValueError(
+                    f"{p}: {sorted({a.kind for _, _, a in parts})} adapters cannot be combined "
+                    "exactly; give a rank (truncated SVD of the sum)")
+            new, info = lora_from_delta(
+                layer, sum(w * as_matrix(layer, delta_f32(a)) for w, _, a in parts), **kw)
+        adapters[p] = new
+        report.append(_row(p, layer, new, info, parts=len(parts), exact='method' not in info))
     return _result(adapters, report)
 
 # %% ../nbs/merge.ipynb #d74d48b2
-def save_adapter_file(src,            # adapters: (config, state_dict), a dict with both, or an adapted model
+def save_adapter_file(src,  # adapters: (config, state_dict), a dict with both, or an adapted model
                       path,           # the .safetensors file to write (atomically, by the core)
-                      base=None,      # the model or its state dict (needed for kinds other than LoRA/LoCon)
+                      base=None,  # the model or its state dict (for kinds but LoRA/LoCon)
                       dtype=None):    # cast the tensors, e.g. torch.float16 (default: as they are)
     "Write adapters to a relora adapter file without the model they belong to."
     root = nn.Module()

@@ -11,52 +11,77 @@ import torch
 from safetensors.torch import save_file
 from .files import atomic_write, load_adapters, read_adapter_file, read_safetensors
 from .deltas import add_deltas, weighted_deltas
-from .merge import combine_adapters, extract_lora, report_table, save_adapter_file, shrink_adapters
+from .merge import (combine_adapters, extract_lora, report_table, save_adapter_file,
+                          shrink_adapters)
 from .layers import check_tied
 from .model import GPT_FORMAT, estimate_loss, load_gpt, save_gpt
 from .data import TextData, corpus_path
 
 # %% ../nbs/merge_cli.ipynb #996a97d6
 def save_weights(sd:dict, path, metadata:dict=None):
-    "Write a state dict to a .safetensors file atomically (temp file in the same folder, then rename)."
-    atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in sd.items()}, tmp, metadata=metadata))
+    ("Write a state dict to a .safetensors file atomically (temp file in the same folder, then "
+     "rename).")
+    atomic_write(
+        path, lambda tmp: save_file({k: v.contiguous()
+                                     for k, v in sd.items()}, tmp, metadata=metadata))
 
 # %% ../nbs/merge_cli.ipynb #58fbb556
 PRECISIONS = {'float': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 def _flag(p, *names, **kw):
     "add_argument under every name and its dash/underscore spelling (--save_to, --save-to)."
-    alts = list(dict.fromkeys(v for n in names for v in (n, '--' + n[2:].replace('_', '-'), '--' + n[2:].replace('-', '_'))))
+    alts = list(
+        dict.fromkeys(v for n in names
+                      for v in (n, '--' + n[2:].replace('_', '-'), '--' + n[2:].replace('-', '_'))))
     return p.add_argument(*alts, **kw)
 
 def _shared(p, rank=None):
-    "The flags every command has, after its own: rank, dynamic rank rule, SVD, precision, device, verbosity."
-    _flag(p, '--new_rank', '--rank', dest='rank', type=int, default=rank, metavar='R',
-          help="rank of the new LoRA; with --dynamic_method, the largest rank allowed " +
-               (f"(default {rank})" if rank else "(default: none; LoRA/LoCon are then combined exactly, rank = the sum of ranks)"))
-    _flag(p, '--new_conv_rank', '--conv_rank', '--conv_dim', dest='conv_rank', type=int, metavar='R', help="rank for convolutions (default: --new_rank)")
-    _flag(p, '--dynamic_method', '--dynamic', dest='dynamic', choices=['sv_ratio', 'sv_cumulative', 'sv_fro'],
-          help="choose each layer's rank from its singular values: sv_ratio keeps those above max/T; sv_cumulative, "
-               "the fewest whose sum reaches fraction T of the total; sv_fro, the fewest keeping fraction T of the Frobenius norm")
-    _flag(p, '--dynamic_param', dest='dynamic_param', type=float, metavar='T', help="T of --dynamic_method (sv_ratio: >= 1; others: in (0, 1])")
-    _flag(p, '--svd_lowrank_niter', dest='niter', type=int, default=2, metavar='N',
-          help="power iterations of torch.svd_lowrank for matrices larger than 2048 on both sides; 0: always the full SVD (default 2)")
-    _flag(p, '--save_precision', dest='save_precision', choices=list(PRECISIONS), help="dtype of the saved tensors (default: float for adapters, the weights' own for merged weights)")
+    ("The flags every command has, after its own: rank, dynamic rank rule, SVD, precision, "
+     "device, verbosity.")
+    _flag(
+        p, '--new_rank', '--rank', dest='rank', type=int, default=rank, metavar='R',
+        help="rank of the new LoRA; with --dynamic_method, the largest rank allowed " +
+        (f"(default {rank})" if rank else
+         "(default: none; LoRA/LoCon are then combined exactly, rank = the sum of ranks)"))
+    _flag(p, '--new_conv_rank', '--conv_rank', '--conv_dim', dest='conv_rank', type=int,
+          metavar='R', help="rank for convolutions (default: --new_rank)")
+    _flag(
+        p, '--dynamic_method', '--dynamic', dest='dynamic',
+        choices=['sv_ratio', 'sv_cumulative', 'sv_fro'],
+        help="choose each layer's rank from its singular values: sv_ratio keeps those above "
+             "max/T; sv_cumulative, "
+        "the fewest whose sum reaches fraction T of the total; sv_fro, the fewest keeping "
+        "fraction T of the Frobenius norm")
+    _flag(p, '--dynamic_param', dest='dynamic_param', type=float, metavar='T',
+          help="T of --dynamic_method (sv_ratio: >= 1; others: in (0, 1])")
+    _flag(
+        p, '--svd_lowrank_niter', dest='niter', type=int, default=2, metavar='N',
+        help="power iterations of torch.svd_lowrank for matrices larger than 2048 on both sides; "
+             "0: always the full SVD (default 2)")
+    _flag(
+        p, '--save_precision', dest='save_precision', choices=list(PRECISIONS),
+        help="dtype of the saved tensors (default: float for adapters, the weights' own for "
+             "merged weights)")
     _flag(p, '--device', dest='device', help="device for the SVDs, e.g. cuda (default: cpu)")
-    p.add_argument('--verbose', '-v', action='store_true', help="print the rank and the fraction of the Frobenius norm kept for every layer")
+    p.add_argument(
+        '--verbose', '-v', action='store_true',
+        help="print the rank and the fraction of the Frobenius norm kept for every layer")
     p.add_argument('--quiet', '-q', action='store_true', help="no progress bar")
 
 def _run(p, argv, body, rank=None):
     _shared(p, rank)
     args = p.parse_args(argv)
-    if args.dynamic and args.dynamic_param is None: p.error(f"--dynamic_method {args.dynamic} needs --dynamic_param")
-    if not args.out.endswith('.safetensors'): p.error(f"the output {args.out} must be a .safetensors file (relora never writes pickles)")
+    if args.dynamic and args.dynamic_param is None:
+        p.error(f"--dynamic_method {args.dynamic} needs --dynamic_param")
+    if not args.out.endswith('.safetensors'):
+        p.error(f"the output {args.out} must be a .safetensors file (relora never writes pickles)")
     try: body(args)
     except (ValueError, TypeError, FileNotFoundError) as e: p.exit(1, f"{p.prog}: error: {e}\n")
 
 def _svd_kw(args):
-    return dict(rank=args.rank, conv_rank=args.conv_rank, dynamic=args.dynamic, dynamic_param=args.dynamic_param,
-                progress=not args.quiet, niter=args.niter, device=args.device)
+    return dict(rank=args.rank, conv_rank=args.conv_rank, dynamic=args.dynamic,
+                dynamic_param=args.dynamic_param, progress=not args.quiet, niter=args.niter,
+                device=args.device)
 
 def _save_and_report(prog, args, res):
     "Write the adapters `res` to args.out in args.save_precision, then print what was written."
@@ -64,74 +89,124 @@ def _save_and_report(prog, args, res):
     report = res['report']
     rows = [r for r in report if r.get('rank') is not None]
     if args.verbose: print(report_table(report))
-    whole = f"{len(report) - len(rows)} full (no LoRA form, kept whole)" if len(report) > len(rows) else ''
+    n_full = len(report) - len(rows)
+    whole = f"{n_full} full (no LoRA form, kept whole)" if n_full > 0 else ''
     if not rows: return print(f"{prog}: {whole or 'no layer written'}; saved to {args.out}")
     fro = [r['fro_kept'] for r in rows]
-    print(f"{prog}: {len(rows)} layers, rank {min(r['rank'] for r in rows)}-{max(r['rank'] for r in rows)}, "
-          f"Frobenius norm kept: mean {sum(fro) / len(fro):.2%}, min {min(fro):.2%}{', ' + whole if whole else ''}; saved to {args.out}")
+    print(
+        f"{prog}: {len(rows)} layers, rank "
+        f"{min(r['rank'] for r in rows)}-{max(r['rank'] for r in rows)}, "
+        f"Frobenius norm kept: mean {sum(fro) / len(fro):.2%}, min "
+        f"{min(fro):.2%}{', ' + whole if whole else ''}; saved to {args.out}")
 
 # %% ../nbs/merge_cli.ipynb #436c738f
-def _is_gpt_file(path) -> bool: return read_safetensors(path, tensors=False)[0].get('format') == GPT_FORMAT
+def _is_gpt_file(path) -> bool:
+    return read_safetensors(path, tensors=False)[0].get('format') == GPT_FORMAT
 
 def _extract_summary(res) -> list:
-    "Lines: what was stored, the weight-space fraction kept, and every changed tensor not stored (grouped by reason)."
-    rows = res['report']; low = [r for r in rows if r.get('rank') is not None]; full = [r for r in rows if r['kind'] == 'full']
-    kept2 = sum((r['fro_kept'] * r['delta']) ** 2 for r in low + full); total2 = sum(r.get('delta', 0) ** 2 for r in rows)
-    out = [f"{len(low) + len(full)} of {len(rows)} changed tensors stored: {len(low)} LoRA/LoCon"
-           + (f" (rank {min(r['rank'] for r in low)}-{max(r['rank'] for r in low)}, Frobenius norm kept per layer: "
-              f"mean {sum(r['fro_kept'] for r in low) / len(low):.2%}, min {min(r['fro_kept'] for r in low):.2%})" if low else '')
-           + f", {len(full)} full",
-           f"weight space: the adapters hold {(kept2 / total2) ** 0.5:.2%} of ||W_tuned - W_base||_F over all changed tensors"]
-    tied = [r['tensor'] for r in rows if r['kind'] != 'not stored' and (r.get('note') or '').endswith('untie=True')]
-    if tied: out.append(f"{', '.join(tied)}: tied in the base model; load this file with load_adapters(model, path, untie=True)")
+    ("Lines: what was stored, the weight-space fraction kept, and every changed tensor not "
+     "stored (grouped by reason).")
+    rows = res['report']
+    low = [r for r in rows if r.get('rank') is not None]
+    full = [r for r in rows if r['kind'] == 'full']
+    kept2 = sum((r['fro_kept'] * r['delta']) ** 2 for r in low + full)
+    total2 = sum(r.get('delta', 0) ** 2 for r in rows)
+    out = [
+        f"{len(low) + len(full)} of {len(rows)} changed tensors stored: {len(low)} LoRA/LoCon" +
+        (f" (rank {min(r['rank'] for r in low)}-{max(r['rank'] for r in low)}, Frobenius norm "
+         "kept per layer: "
+         f"mean {sum(r['fro_kept'] for r in low) / len(low):.2%}, min "
+         f"{min(r['fro_kept'] for r in low):.2%})"
+         if low else '') + f", {len(full)} full",
+        f"weight space: the adapters hold {(kept2 / total2) ** 0.5:.2%} of ||W_tuned - W_base||_F "
+        "over all changed tensors"]
+    tied = [
+        r['tensor'] for r in rows
+        if r['kind'] != 'not stored' and (r.get('note') or '').endswith('untie=True')]
+    if tied:
+        out.append(
+            f"{', '.join(tied)}: tied in the base model; load this file with load_adapters(model, "
+            "path, untie=True)")
     notes = {}
     for r in rows:
-        if r['kind'] == 'not stored': notes.setdefault(r['note'], []).append(r['tensor'] + (f" {r['change']:.2%}" if 'change' in r else ''))
+        if r['kind'] == 'not stored':
+            change = f" {r['change']:.2%}" if 'change' in r else ''
+            notes.setdefault(r['note'], []).append(r['tensor'] + change)
     return out + [f"not stored ({note}): {', '.join(ts)}" for note, ts in notes.items()]
 
 def _outputs(base_path, tuned_path, adapter_path, batches:int, untie:bool) -> str:
-    "Val loss of base, tuned and base + the adapter file (loaded as a user would) on the bundled corpus; logits' distance."
+    ("Val loss of base, tuned and base + the adapter file (loaded as a user would) on the "
+     "bundled corpus; logits' distance.")
     (b, vocab), (t, _) = load_gpt(base_path), load_gpt(tuned_path)
     x = load_adapters(load_gpt(base_path)[0], adapter_path, untie=untie)
     T = b.config.block_size
-    if vocab is None: return "outputs not measured: the GPT files hold no vocabulary; the numbers above are weight-space only"
+    if vocab is None:
+        return ("outputs not measured: the GPT files hold no vocabulary; the numbers above are "
+                "weight-space only")
     try: data = TextData(corpus_path('shakespeare'), vocab=vocab, block_size=T)
-    except ValueError as e: return f"outputs not measured ({e}); the numbers above are weight-space only"
+    except ValueError as e:
+        return f"outputs not measured ({e}); the numbers above are weight-space only"
     loss = [estimate_loss(m, data, 8, T, batches) for m in (b, t, x)]
     n = sum(len(xb) for xb, _ in data.iter_val_batches(8, T, batches))
     xb, _ = next(data.iter_val_batches(8, T))
-    with torch.no_grad(): zb, zt, zx = (m(xb)[0] for m in (b, t, x))          # (8, T, V) logits each
+    with torch.no_grad(): zb, zt, zx = (m(xb)[0] for m in (b, t, x))  # (8, T, V) logits each
     ratio = float((zx - zt).norm() / (zb - zt).norm())
-    return (f"outputs, val loss on {n} windows of the bundled Shakespeare corpus: base {loss[0]:.4f}, tuned {loss[1]:.4f}, "
-            f"base + adapters {loss[2]:.4f}; logits on 8 windows: ||z_adapted - z_tuned|| = {ratio:.3f} ||z_base - z_tuned||")
+    return (
+        f"outputs, val loss on {n} windows of the bundled Shakespeare corpus: base {loss[0]:.4f}, "
+        f"tuned {loss[1]:.4f}, "
+        f"base + adapters {loss[2]:.4f}; logits on 8 windows: ||z_adapted - z_tuned|| = "
+        f"{ratio:.3f} ||z_base - z_tuned||")
 
 def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[1:])
-    "Console script: an adapter file from the difference of two models' weights (.safetensors), every change accounted for."
-    p = argparse.ArgumentParser(prog='relora_extract', description="Extract a LoRA (a LoCon for convolutions) per layer from the difference of two "
-                "models' weights by truncated SVD (and, with --keep_diffs, the other changed weights whole); write a relora adapter file "
-                "whose layer paths are the weight names less '.weight'; print every changed tensor not stored, and for relora GPT files "
-                "the validation loss of base, tuned and base + adapters.")
-    _flag(p, '--base', '--model_org', dest='base', required=True, metavar='PATH', help="the base model's weights (.safetensors, or a relora GPT file)")
-    _flag(p, '--tuned', '--model_tuned', dest='tuned', required=True, metavar='PATH', help="the fine-tuned model's weights, same names and shapes")
-    _flag(p, '--out', '--save_to', dest='out', required=True, metavar='PATH', help="the adapter file to write (.safetensors)")
-    _flag(p, '--min_diff', dest='min_diff', type=float, default=0., metavar='D', help="leave out tensors whose largest change is at most D (default 0)")
-    _flag(p, '--targets', dest='targets', nargs='+', metavar='PAT', help="layers to extract as LoRA: names, globs or re:REGEX on layer paths (default: all)")
-    _flag(p, '--exclude', dest='exclude', nargs='+', metavar='PAT', help="layers to leave out of the LoRA extraction, same patterns")
-    _flag(p, '--keep_diffs', dest='keep_diffs', action='store_true', help="store every other changed weight (norms, excluded layers) whole, "
-          "as a 'full' adapter (LyCORIS' diff); tied weights and biases cannot be stored and are listed")
-    _flag(p, '--untie', dest='untie', action='store_true', help="store a tied weight's change (wte = lm_head) on each module that holds it; "
-          "load the file with load_adapters(..., untie=True), which gives each its own copy of the weight")
-    _flag(p, '--eval_batches', dest='eval_batches', type=int, default=8, metavar='N', help="relora GPT files: measure the val loss on N batches "
-          "of 8 windows (default 8; 0: do not)")
+    ("Console script: an adapter file from the difference of two models' weights (.safetensors), "
+     "every change accounted for.")
+    p = argparse.ArgumentParser(
+        prog='relora_extract',
+        description="Extract a LoRA (a LoCon for convolutions) per layer from the difference of "
+                    "two "
+        "models' weights by truncated SVD (and, with --keep_diffs, the other changed weights "
+        "whole); write a relora adapter file "
+        "whose layer paths are the weight names less '.weight'; print every changed tensor not "
+        "stored, and for relora GPT files "
+        "the validation loss of base, tuned and base + adapters.")
+    _flag(p, '--base', '--model_org', dest='base', required=True, metavar='PATH',
+          help="the base model's weights (.safetensors, or a relora GPT file)")
+    _flag(p, '--tuned', '--model_tuned', dest='tuned', required=True, metavar='PATH',
+          help="the fine-tuned model's weights, same names and shapes")
+    _flag(p, '--out', '--save_to', dest='out', required=True, metavar='PATH',
+          help="the adapter file to write (.safetensors)")
+    _flag(p, '--min_diff', dest='min_diff', type=float, default=0., metavar='D',
+          help="leave out tensors whose largest change is at most D (default 0)")
+    _flag(p, '--targets', dest='targets', nargs='+', metavar='PAT',
+          help="layers to extract as LoRA: names, globs or re:REGEX on layer paths (default: all)")
+    _flag(p, '--exclude', dest='exclude', nargs='+', metavar='PAT',
+          help="layers to leave out of the LoRA extraction, same patterns")
+    _flag(
+        p, '--keep_diffs', dest='keep_diffs', action='store_true',
+        help="store every other changed weight (norms, excluded layers) whole, "
+        "as a 'full' adapter (LyCORIS' diff); tied weights and biases cannot be stored and are "
+        "listed")
+    _flag(
+        p, '--untie', dest='untie', action='store_true',
+        help="store a tied weight's change (wte = lm_head) on each module that holds it; "
+        "load the file with load_adapters(..., untie=True), which gives each its own copy of the "
+        "weight")
+    _flag(
+        p, '--eval_batches', dest='eval_batches', type=int, default=8, metavar='N',
+        help="relora GPT files: measure the val loss on N batches "
+        "of 8 windows (default 8; 0: do not)")
     def body(a):
         gpt = _is_gpt_file(a.base) and _is_gpt_file(a.tuned)
         base, tuned = (load_gpt(f)[0] if gpt else read_safetensors(f)[1] for f in (a.base, a.tuned))
-        res = extract_lora(base, tuned, targets=a.targets, exclude=a.exclude, min_diff=a.min_diff, keep_diffs=a.keep_diffs,
-                           untie=a.untie, **_svd_kw(a))
+        res = extract_lora(base, tuned, targets=a.targets, exclude=a.exclude, min_diff=a.min_diff,
+                           keep_diffs=a.keep_diffs, untie=a.untie, **_svd_kw(a))
         save_adapter_file(res, a.out, dtype=PRECISIONS.get(a.save_precision))
         if a.verbose: print(report_table(res['report']))
         lines = _extract_summary(res)
-        if not gpt: lines.append("outputs not measured: the inputs are not relora GPT files (save_gpt); the numbers above are weight-space only")
+        if not gpt:
+            lines.append(
+                "outputs not measured: the inputs are not relora GPT files (save_gpt); the "
+                "numbers above are weight-space only")
         elif a.eval_batches <= 0: lines.append("outputs not measured (--eval_batches 0)")
         else: lines.append(_outputs(a.base, a.tuned, a.out, a.eval_batches, a.untie))
         print('\n'.join(f'relora_extract: {l}' for l in lines + [f'saved to {a.out}']))
@@ -139,12 +214,20 @@ def relora_extract(argv:list=None): # command-line arguments (default: sys.argv[
 
 # %% ../nbs/merge_cli.ipynb #153c5222
 def relora_resize(argv:list=None): # command-line arguments (default: sys.argv[1:])
-    "Console script: an adapter file of any kind resized to a smaller LoRA/LoCon, keeping each layer's scale."
-    p = argparse.ArgumentParser(prog='relora_resize', description="Resize the adapters of a relora adapter file (any kind) to LoRA/LoCon of a lower rank, "
-                "by truncated SVD of each layer's update; each layer keeps its scale (new alpha = old scale x new rank).")
-    _flag(p, '--model', dest='model', required=True, metavar='PATH', help="the relora adapter file to resize")
-    _flag(p, '--save_to', '--out', dest='out', required=True, metavar='PATH', help="the adapter file to write (.safetensors)")
-    _flag(p, '--base', dest='base', metavar='PATH', help="the base model's weights (.safetensors); needed for kinds other than LoRA/LoCon")
+    ("Console script: an adapter file of any kind resized to a smaller LoRA/LoCon, keeping each "
+     "layer's scale.")
+    p = argparse.ArgumentParser(
+        prog='relora_resize',
+        description="Resize the adapters of a relora adapter file (any kind) to LoRA/LoCon of a "
+                    "lower rank, "
+        "by truncated SVD of each layer's update; each layer keeps its scale (new alpha = old "
+        "scale x new rank).")
+    _flag(p, '--model', dest='model', required=True, metavar='PATH',
+          help="the relora adapter file to resize")
+    _flag(p, '--save_to', '--out', dest='out', required=True, metavar='PATH',
+          help="the adapter file to write (.safetensors)")
+    _flag(p, '--base', dest='base', metavar='PATH',
+          help="the base model's weights (.safetensors); needed for kinds other than LoRA/LoCon")
     def body(a):
         src = read_adapter_file(a.model)
         base = read_safetensors(a.base)[1] if a.base else None
@@ -154,31 +237,50 @@ def relora_resize(argv:list=None): # command-line arguments (default: sys.argv[1
 
 # %% ../nbs/merge_cli.ipynb #6b9acd14
 def relora_merge(argv:list=None): # command-line arguments (default: sys.argv[1:])
-    "Console script: several adapter files combined into one adapter file, or merged into a model's weights."
-    p = argparse.ArgumentParser(prog='relora_merge', description="Combine relora adapter files of one model into one adapter (exact concatenation of "
-                "LoRA/LoCon factors without --new_rank; truncated SVD of the weighted sum with it), or merge them into a "
-                "model's weights (--sd_model).")
-    _flag(p, '--models', dest='models', nargs='+', required=True, metavar='PATH', help="the adapter files to combine")
-    _flag(p, '--ratios', dest='ratios', nargs='+', type=float, metavar='W', help="the weight of each adapter (default 1 each)")
-    _flag(p, '--save_to', '--out', dest='out', required=True, metavar='PATH', help="the file to write (.safetensors)")
-    _flag(p, '--sd_model', dest='sd_model', metavar='PATH', help="merge into these model weights (.safetensors, or a relora GPT file) and write the merged weights")
-    _flag(p, '--base', dest='base', metavar='PATH', help="the base model's weights, for layer shapes of kinds other than LoRA/LoCon")
+    ("Console script: several adapter files combined into one adapter file, or merged into a "
+     "model's weights.")
+    p = argparse.ArgumentParser(
+        prog='relora_merge',
+        description="Combine relora adapter files of one model into one adapter (exact "
+                    "concatenation of "
+        "LoRA/LoCon factors without --new_rank; truncated SVD of the weighted sum with it), or "
+        "merge them into a "
+        "model's weights (--sd_model).")
+    _flag(p, '--models', dest='models', nargs='+', required=True, metavar='PATH',
+          help="the adapter files to combine")
+    _flag(p, '--ratios', dest='ratios', nargs='+', type=float, metavar='W',
+          help="the weight of each adapter (default 1 each)")
+    _flag(p, '--save_to', '--out', dest='out', required=True, metavar='PATH',
+          help="the file to write (.safetensors)")
+    _flag(
+        p, '--sd_model', dest='sd_model', metavar='PATH',
+        help="merge into these model weights (.safetensors, or a relora GPT file) and write the "
+             "merged weights")
+    _flag(p, '--base', dest='base', metavar='PATH',
+          help="the base model's weights, for layer shapes of kinds other than LoRA/LoCon")
     def body(a):
-        if a.ratios is not None and len(a.ratios) != len(a.models): p.error(f"{len(a.models)} models but {len(a.ratios)} ratios")
+        if a.ratios is not None and len(a.ratios) != len(a.models):
+            p.error(f"{len(a.models)} models but {len(a.ratios)} ratios")
         srcs = [read_adapter_file(m) for m in a.models]
-        if a.sd_model and _is_gpt_file(a.sd_model):     # on the model: a tied weight that an adapter changes is untied first
+        # on the model: a tied weight that an adapter changes is untied first
+        if a.sd_model and _is_gpt_file(a.sd_model):
             model, vocab = load_gpt(a.sd_model); tied = model.config.tie_weights
             deltas = weighted_deltas(srcs, a.ratios, base=model, progress=not a.quiet)
             check_tied(model, list(deltas), untie=True); add_deltas(model, deltas)
             dt = PRECISIONS.get(a.save_precision)
             save_gpt(model.to(dt) if dt else model, a.out, vocab)
-            untied = '; wte and lm_head untied (each changed on its own)' if tied and not model.config.tie_weights else ''
-            print(f"relora_merge: {len(srcs)} adapters merged into the GPT of {a.sd_model}{untied}; saved to {a.out}")
+            untied = ('; wte and lm_head untied (each changed on its own)'
+                      if tied and not model.config.tie_weights else '')
+            print(
+                f"relora_merge: {len(srcs)} adapters merged into the GPT of {a.sd_model}{untied}; "
+                f"saved to {a.out}")
         elif a.sd_model:
             meta, sd = read_safetensors(a.sd_model)
             merged = add_deltas(sd, weighted_deltas(srcs, a.ratios, base=sd, progress=not a.quiet))
             dt = PRECISIONS.get(a.save_precision)
-            save_weights({k: v.to(dt) if dt and v.is_floating_point() else v for k, v in merged.items()}, a.out, meta)
+            save_weights(
+                {k: v.to(dt) if dt and v.is_floating_point() else v
+                 for k, v in merged.items()}, a.out, meta)
             print(f"relora_merge: {len(srcs)} adapters merged into {a.sd_model}; saved to {a.out}")
         else:
             base = read_safetensors(a.base)[1] if a.base else None
