@@ -54,7 +54,7 @@ def select_rank(S:Tensor,  # singular values, largest first (all, or the top one
 def svd_factors(M,  # (out, in) matrix, or a pair (up (out, k), down (k, in)) meaning up @ down
                 rank:int=None,        # the rank (the cap, with a dynamic rule)
                 dynamic:str=None,  # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (select_rank)
-                dynamic_param:float=None,
+                dynamic_param:float=None,  # the dynamic rule's t (see select_rank)
                 niter:int=2,  # power iterations of torch.svd_lowrank; 0: always the full SVD
                 lowrank_above:int=2048,  # torch.svd_lowrank when min(out, in) > this and r << min
                 device=None,  # where to compute (default: where M is); results come back on the CPU
@@ -180,7 +180,7 @@ def extract_lora(base,                 # the base model, or its state dict
                  rank:int=8,           # rank (the cap, with a dynamic rule)
                  conv_rank:int=None,   # rank for convolutions (default: rank)
                  dynamic:str=None,  # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro' (select_rank)
-                 dynamic_param:float=None,
+                 dynamic_param:float=None,  # the dynamic rule's t (see select_rank)
                  targets=None,  # layers to extract as LoRA/LoCon (patterns/types); None: all
                  exclude=None,         # patterns/types to leave out of the low-rank extraction
                  min_diff:float=0.,    # leave out tensors whose max |delta| is at most this
@@ -251,7 +251,7 @@ def shrink_adapters(src,  # adapters: (config, state_dict), a dict with both, or
                     rank:int=4,          # new rank (the cap, with a dynamic rule)
                     conv_rank:int=None,  # new rank for convolutions (default: rank)
                     dynamic:str=None,    # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro'
-                    dynamic_param:float=None,
+                    dynamic_param:float=None,  # the dynamic rule's t (see select_rank)
                     base=None,  # the model or its state dict (for kinds but LoRA/LoCon)
                     progress:bool=False, # tqdm bar over layers
                     **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
@@ -282,7 +282,7 @@ def combine_adapters(sources:list,       # (config, state_dict) pairs, such dict
                      rank:int=None,      # None: exact concatenation (LoRA/LoCon); else the rank cap
                      conv_rank:int=None, # cap for convolutions (default: rank)
                      dynamic:str=None,   # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro'
-                     dynamic_param:float=None,
+                     dynamic_param:float=None,  # the dynamic rule's t (see select_rank)
                      base=None,          # the model or its state dict (for kinds but LoRA/LoCon)
                      progress:bool=False,
                      **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
