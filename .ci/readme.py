@@ -11,7 +11,7 @@ def render(nb_path=root/'nbs'/'index.ipynb') -> str:
     cells, out = json.loads(nb_path.read_text(encoding='utf-8'))['cells'], []
     for c in cells:
         src = ''.join(c['source'])
-        if c['cell_type'] == 'markdown': out.append(src.strip())
+        if c['cell_type'] == 'markdown': out.append(src.strip().replace('](images/', '](nbs/images/'))  # from the root
         elif c['cell_type'] == 'code':
             lines = src.splitlines()
             if any(re.match(r'^\s*#\|\s*(hide|default_exp|export)\b', l) for l in lines): continue
