@@ -58,11 +58,16 @@ def texts(cell):
 
 def has_image(cell): return any('image/png' in o.get('data', {}) for o in cell.get('outputs', []))
 
-def run(paths, slow):
+def run_one(p, slow):
     from execnb.nbio import write_nb
+    write_nb(execute(p, slow), p)
+
+def run(paths, slow):
+    "Execute each notebook in a fresh interpreter (as nbdev_test does), write its outputs, clean its metadata."
     for p in paths:
         print(f'outputs: running {os.path.relpath(p, ROOT)}', flush=True)
-        write_nb(execute(p, slow), p)
+        r = subprocess.run([sys.executable, __file__, '--run-one', str(p)] + (['--slow'] if slow else []), cwd=ROOT)
+        if r.returncode: sys.exit(f'outputs: {os.path.relpath(p, ROOT)} failed; its outputs were not written')
         subprocess.run(['nbdev_clean', '--fname', str(p)], check=True, cwd=ROOT)
 
 def check_one(p):
@@ -91,6 +96,7 @@ def problems(p):
 
 def main(argv):
     if argv[:1] == ['--one']: print(json.dumps(problems(argv[1]))); return 0
+    if argv[:1] == ['--run-one']: run_one(argv[1], '--slow' in argv); return 0
     cmd, rest = (argv[0] if argv else 'check'), argv[1:]
     slow = '--slow' in rest
     paths = [Path(a).resolve() for a in rest if a != '--slow'] or sorted(
