@@ -39,6 +39,16 @@ def _parser():
     p.add_argument('--batch-size', type=int, default=d['batch_size'])
     p.add_argument('--block-size', type=int, default=d['block_size'])
     p.add_argument('--preset', choices=sorted(PRESETS), default=d['preset'], help="model size (default %(default)s)")
+    t = {f.name: f.default for f in fields(TrainConfig)}   # the settings of a ReLoRA regime study
+    p.add_argument('--warmup', type=int, default=t['warmup'], help="first linear LR warm-up (default %(default)s)")
+    p.add_argument('--restart-warmup', type=int, default=t['restart_warmup'],
+                   help="LR re-warm after each restart, at most half of --reset-every (default %(default)s)")
+    p.add_argument('--optimizer-reset', choices=['magnitude', 'random', 'full', 'none'], default=t['optimizer_reset'],
+                   help="how the adapters' optimizer state is pruned at a restart (default %(default)s)")
+    p.add_argument('--prune-ratio', type=float, default=t['prune_ratio'],
+                   help="fraction of the adapters' optimizer state zeroed at a restart (default %(default)s)")
+    p.add_argument('--no-jagged', action='store_true', help="no LR re-warm at restarts")
+    p.add_argument('--grad-accum', type=int, default=t['grad_accum'], help="micro-batches per step (default %(default)s)")
     p.add_argument('--seed', type=int, default=d['seed'])
     p.add_argument('--data', default=None, help="a UTF-8 text file (default: the bundled Shakespeare)")
     p.add_argument('--resume', default=None, metavar='DIR', help="continue the run whose --out was DIR, with its settings; "
@@ -69,7 +79,9 @@ def _config(a, error) -> TrainConfig:
     elif a.method != 'full' and a.lr is not None: lrs['adapter_lr'] = 2 * a.lr
     try: return TrainConfig(method=a.method, steps=a.steps, warm_start=a.warm_start, reset_every=a.reset_every, adapter=a.adapter,
                             rank=a.rank, alpha=a.alpha, batch_size=a.batch_size, block_size=a.block_size, seed=a.seed,
-                            eval_batches=a.eval_batches, progress=not a.no_progress, schedule_steps=a.schedule_steps, **lrs)
+                            eval_batches=a.eval_batches, progress=not a.no_progress, schedule_steps=a.schedule_steps,
+                            warmup=a.warmup, restart_warmup=a.restart_warmup, optimizer_reset=a.optimizer_reset,
+                            prune_ratio=a.prune_ratio, jagged=not a.no_jagged, grad_accum=a.grad_accum, **lrs)
     except ValueError as e: error(_flag_message(e))
 
 # %% ../nbs/cli.ipynb #b0c1d2e4
