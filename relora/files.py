@@ -13,19 +13,23 @@ import torch
 from torch import nn
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict, adapter_kind, freeze_except_adapters, attach_adapters
+from .adapters import (
+    AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict, adapter_kind,
+    freeze_except_adapters, attach_adapters)
 
 # %% ../nbs/files.ipynb #c2d405e5
 def atomic_write(path,  # the file to (re)write
                  write): # write(tmp_path): writes the whole content to tmp_path
-    "Write a file all or nothing: `write` fills a temporary file next to `path`, which then replaces `path` (usual permissions)."
+    ("Write a file all or nothing: `write` fills a temporary file next to `path`, which then "
+     "replaces `path` (usual permissions).")
     path = os.fspath(path); d = os.path.dirname(os.path.abspath(path))
     while True:   # mode 0o666 less the umask, as open(path, 'w'); O_EXCL: a fresh name
         tmp = os.path.join(d, f'.tmp-{secrets.token_hex(8)}')
         try: os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)); break
         except FileExistsError: continue
     try:
-        mode = stat.S_IMODE(os.stat(path if os.path.exists(path) else tmp).st_mode)   # an existing file keeps its mode
+        # an existing file keeps its mode
+        mode = stat.S_IMODE(os.stat(path if os.path.exists(path) else tmp).st_mode)
         write(tmp); os.chmod(tmp, mode); os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
@@ -36,34 +40,44 @@ _MAX_HEADER = 100_000_000   # safetensors' own limit on the JSON header's length
 def read_safetensors(path,              # a .safetensors file
                      tensors:bool=True, # load the tensors; False: only the keys, as {key: None}
                     ) -> tuple:         # (metadata {str: str}, {key: tensor or None})
-    "The metadata and tensors of a safetensors file; a pickle, a torch.save zip or anything else is refused, never unpickled."
+    ("The metadata and tensors of a safetensors file; a pickle, a torch.save zip or anything else "
+     "is refused, never unpickled.")
     path = os.fspath(path)
     if not os.path.isfile(path): raise FileNotFoundError(f"{path}: no such file")
     with open(path, 'rb') as f: head = f.read(9)
     n = int.from_bytes(head[:8], 'little')                      # the JSON header's length
-    if not (len(head) == 9 and head[8:9] == b'{' and n <= _MAX_HEADER and 8 + n <= os.path.getsize(path)):
-        if head[:4] == b'PK\x03\x04' or (head[:1] == b'\x80' and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05')):
-            raise ValueError(f"{path}: a pickle/torch.save file; relora never unpickles (convert it to safetensors where you trust it)")
-        raise ValueError(f"{path}: not a readable safetensors file (no 8-byte header length followed by a JSON header)")
+    if not (len(head) == 9 and head[8:9] == b'{' and n <= _MAX_HEADER
+            and 8 + n <= os.path.getsize(path)):
+        if head[:4] == b'PK\x03\x04' or (head[:1] == b'\x80'
+                                         and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05')):
+            raise ValueError(f"{path}: a pickle/torch.save file; relora never unpickles (convert "
+                             "it to safetensors where you trust it)")
+        raise ValueError(f"{path}: not a readable safetensors file (no 8-byte header length "
+                         "followed by a JSON header)")
     try:
         with safe_open(path, framework='pt') as f:
             return f.metadata() or {}, {k: f.get_tensor(k) if tensors else None for k in f.keys()}
-    except Exception as e: raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
 
 
 def save_tensors(tensors:dict,  # {key: tensor}, written detached, contiguous, on the CPU
                  path,          # the .safetensors file
                  metadata:dict): # {str: str} stored in the header
-    "Write `tensors` and `metadata` to a safetensors file, atomically (what every relora writer uses)."
-    atomic_write(path, lambda tmp: save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, tmp, metadata=metadata))
+    ("Write `tensors` and `metadata` to a safetensors file, atomically (what every relora writer "
+     "uses).")
+    atomic_write(
+        path, lambda tmp: save_file(
+            {k: v.detach().cpu().contiguous().clone()
+             for k, v in tensors.items()}, tmp, metadata=metadata))
 
 # %% ../nbs/files.ipynb #2ef07931
 FORMAT = 'relora-adapters/1'
 
 def save_adapters(model:nn.Module,      # an adapted model
                   path,                 # the .safetensors file (or PEFT directory) to write
-                  format:str='relora',  # 'relora', 'peft' or 'kohya' (see `relora.formats`)
-                  **kw):                # format options (e.g. kohya's `prefix`)
+                  format:str='relora',  # 'relora', 'peft' or 'kohya' (see relora.formats)
+                  **kw):                # format options (e.g. kohya's prefix)
     "Save the adapters' tensors and config to `path` (safetensors), atomically."
     if format != 'relora':
         from relora.formats import save_adapters_as   # lazy: relora.formats imports this module
@@ -71,33 +85,45 @@ def save_adapters(model:nn.Module,      # an adapted model
     cfg, sd = adapter_config(model), adapter_state_dict(model)
     if not cfg: raise ValueError(f"{type(model).__name__} has no adapters to save")
     seen, tensors, aliases = {}, {}, {}
-    for k, v in sd.items():   # state_dict() gives fresh tensor objects: a shared factor is known by its storage
+    # state_dict() gives fresh tensor objects: a shared factor is known by its storage
+    for k, v in sd.items():
         key = (v.device, v.dtype, v.data_ptr(), tuple(v.shape), v.stride())
         if key in seen: aliases[k] = seen[key]
         else: seen[key] = k; tensors[k] = v.detach().contiguous().cpu()
     first = next(iter(cfg.values()))
-    meta = dict(format=FORMAT, config=json.dumps(cfg), aliases=json.dumps(aliases), targets=json.dumps(list(cfg)),
-                kind=first['kind'], r=str(first['r']), alpha=str(first['alpha']))
+    meta = dict(format=FORMAT, config=json.dumps(cfg), aliases=json.dumps(aliases),
+                targets=json.dumps(list(cfg)), kind=first['kind'], r=str(first['r']),
+                alpha=str(first['alpha']))
     save_tensors(tensors, path, meta)
 
 # %% ../nbs/files.ipynb #bfa4ee9d
 def read_adapter_file(path) -> tuple:
-    "(config, state_dict) from a relora adapter file; refuses anything that is not a relora safetensors file."
+    ("(config, state_dict) from a relora adapter file; refuses anything that is not a relora "
+     "safetensors file.")
     meta, sd = read_safetensors(path)
-    if meta.get('format') != FORMAT: raise ValueError(f"{path}: not a relora adapter file (metadata format={meta.get('format')!r})")
+    if meta.get('format') != FORMAT:
+        raise ValueError(
+            f"{path}: not a relora adapter file (metadata format={meta.get('format')!r})")
     for k, src in json.loads(meta['aliases']).items(): sd[k] = sd[src]
     return json.loads(meta['config']), sd
 
 # %% ../nbs/files.ipynb #d850f3ac
 def _build_from_config(model, cfg):
-    "Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared factors are rebuilt)."
+    ("Adapters for `cfg` ({path: config}), built off-model (grouped by kind and options, so shared "
+     "factors are rebuilt).")
     groups = defaultdict(dict)
     for name, c in cfg.items():
         try: layer = model.get_submodule(name)
-        except AttributeError: raise ValueError(f"{name}: the adapter file names a layer that {type(model).__name__} does not have") from None
-        if isinstance(layer, AdaptedLayer): raise ValueError(f"{name}: already has an adapter while others in the file have none")
+        except AttributeError:
+            raise ValueError(
+                f"{name}: the adapter file names a layer that {type(model).__name__} does not have"
+            ) from None
+        if isinstance(layer, AdaptedLayer):
+            raise ValueError(f"{name}: already has an adapter while others in the file have none")
         cls = adapter_kind(c['kind'])
-        if not cls.can_adapt(layer): raise TypeError(f"{name}: adapter kind {c['kind']!r} cannot adapt {type(layer).__name__}")
+        if not cls.can_adapt(layer):
+            raise TypeError(
+                f"{name}: adapter kind {c['kind']!r} cannot adapt {type(layer).__name__}")
         groups[json.dumps(c, sort_keys=True)][name] = layer
     built = {}
     for key, layers in groups.items():
@@ -106,30 +132,42 @@ def _build_from_config(model, cfg):
     return built
 
 def _check_tensors(name, adapter, sd):
-    "Check the file has each of the adapter's exact keys, of its shape (`attn.out_proj.*` are not `attn`'s)."
+    ("Check the file has each of the adapter's exact keys, of its shape (`attn.out_proj.*` are not "
+     "`attn`'s).")
     want = adapter.state_dict(); got = {k: sd[f'{name}.{k}'] for k in want if f'{name}.{k}' in sd}
     if set(got) != set(want):
         miss = sorted(set(want) - set(got))
-        raise ValueError(f"{name}: tensor(s) {miss} missing from the file (the adapter has {sorted(want)})")
+        raise ValueError(f"{name}: tensor(s) {miss} missing from the file (the adapter has "
+                         f"{sorted(want)})")
     for k, v in want.items():
-        if got[k].shape != v.shape: raise ValueError(f"{name}.{k}: shape {tuple(got[k].shape)} in the file, the adapter has {tuple(v.shape)}")
+        if got[k].shape != v.shape:
+            raise ValueError(
+                f"{name}.{k}: shape {tuple(got[k].shape)} in the file, the adapter has "
+                f"{tuple(v.shape)}")
 
 def load_adapter_state_dict(model:nn.Module, # the model to fill (with or without adapters)
                             sd:dict,         # {'<layer path>.<factor>': tensor}
-                            config:dict=None, # {path: adapter config}; needed when the model has no adapters yet
-                            untie:bool=False, # when attaching: a layer whose weight is tied to another module's gets its own copy
+                            # {path: adapter config}; needed when the model has no adapters yet
+                            config:dict=None,
+                            # when attaching: a layer whose weight is tied elsewhere gets a copy
+                            untie:bool=False,
                            ):
-    "Fill the model's adapters from `sd`, or attach new ones from `config` first; all checks pass before anything changes."
+    ("Fill the model's adapters from `sd`, or attach new ones from `config` first; all checks pass "
+     "before anything changes.")
     layers = adapted_layers(model)
     if layers:
         if config is not None and set(config) != set(layers):
-            raise ValueError(f"the file adapts {sorted(set(config) ^ set(layers))[0]} but the model does not, or the other way round")
+            raise ValueError(f"the file adapts {sorted(set(config) ^ set(layers))[0]} but the "
+                             "model does not, or the other way round")
         for n, l in layers.items():
             if config is not None and config[n] != l.adapter.config():
-                raise ValueError(f"{n}: file config {config[n]} differs from the adapter's {l.adapter.config()}")
+                raise ValueError(f"{n}: file config {config[n]} differs from the adapter's "
+                                 f"{l.adapter.config()}")
         adapters, new = {n: l.adapter for n, l in layers.items()}, False
     else:
-        if config is None: raise ValueError(f"{type(model).__name__} has no adapters; pass the adapter config to attach them")
+        if config is None:
+            raise ValueError(
+                f"{type(model).__name__} has no adapters; pass the adapter config to attach them")
         adapters, new = _build_from_config(model, config), True
     for n, a in adapters.items(): _check_tensors(n, a, sd)
     extra = set(sd) - {f'{n}.{k}' for n, a in adapters.items() for k in a.state_dict()}
@@ -148,17 +186,21 @@ def _is_relora_file(path) -> bool:
     except (OSError, ValueError): return False
 
 def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
-                  path,              # a file written by `save_adapters` (or a PEFT directory, a kohya/LyCORIS file)
+                  # a file written by save_adapters (or a PEFT directory, a kohya/LyCORIS file)
+                  path,
                   freeze:bool=True,  # when attaching, freeze everything but the adapters
                   trainable=None,    # patterns/types kept trainable when freezing
-                  format:str='auto', # 'auto' tells relora, PEFT and kohya/LyCORIS files apart (`relora.formats`)
-                  untie:bool=False,  # give a tied layer (LM head and embedding) its own copy of the weight; else refused
+                  # 'auto' tells relora, PEFT and kohya/LyCORIS files apart (relora.formats)
+                  format:str='auto',
+                  # give a tied layer (LM head, embedding) its own weight; else refused
+                  untie:bool=False,
                   **kw):
     "Load an adapter file into `model` (attaching the adapters it describes if the model has none)."
     if format == 'auto' and _is_relora_file(path): format = 'relora'
     if format != 'relora':
         from relora.formats import load_adapters_from
-        return load_adapters_from(model, path, format, freeze=freeze, trainable=trainable, untie=untie, **kw)
+        return load_adapters_from(model, path, format, freeze=freeze, trainable=trainable,
+                                  untie=untie, **kw)
     new = not adapted_layers(model)
     cfg, sd = read_adapter_file(path)
     load_adapter_state_dict(model, sd, cfg, untie)

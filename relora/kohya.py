@@ -11,13 +11,15 @@ import torch
 from torch import nn
 from .adapters import adapted_layers
 from .files import read_safetensors, save_tensors
-from .formats import register_format, to_relora, from_relora, file_alpha, scale_config, layer_at, mha_part
+from .formats import (
+    register_format, to_relora, from_relora, file_alpha, scale_config, layer_at, mha_part)
 
 # %% ../nbs/kohya.ipynb #f7149d1d
 KOHYA_PREFIXES = ('lycoris_', 'lora_unet_', 'lora_te1_', 'lora_te2_', 'lora_te_', 'lora_')
 
 def kohya_names(model:nn.Module) -> dict:
-    "{path with '.' -> '_': [paths]} over `model`'s modules (not those inside adapters); a list longer than one is a collision."
+    ("{path with '.' -> '_': [paths]} over `model`'s modules (not those inside adapters); a list "
+     "longer than one is a collision.")
     inner = tuple(p + '.' for p in adapted_layers(model))
     names = {}
     for p, _ in model.named_modules():
@@ -25,47 +27,62 @@ def kohya_names(model:nn.Module) -> dict:
     return names
 
 def _kohya_path(names:dict, key:str, prefix=None) -> str:
-    "The model path of kohya module name `key` (trying `prefix`, else no prefix and the usual ones)."
+    ("The model path of kohya module name `key` (trying `prefix`, else no prefix and the usual "
+     "ones).")
     found = {q for p in ([prefix] if prefix is not None else ['', *KOHYA_PREFIXES])
              if key.startswith(p) for q in names.get(key[len(p):], [])}
     if len(found) == 1: return found.pop()
-    if not found: raise ValueError(f"{key}: no module of the model has this kohya name (prefix {prefix!r}; its names look like "
-                                   f"{', '.join(list(names)[:6])} ...)")
-    raise ValueError(f"{key}: ambiguous kohya name, it could be any of {sorted(found)} ('.' and '_' both become '_'); pass prefix=")
+    if not found: raise ValueError(f"{key}: no module of the model has this kohya name (prefix "
+                                   f"{prefix!r}; its names look like {', '.join(list(names)[:6])} "
+                                   "...)")
+    raise ValueError(f"{key}: ambiguous kohya name, it could be any of {sorted(found)} ('.' and "
+                     "'_' both become '_'); pass prefix=")
 
 # %% ../nbs/kohya.ipynb #32977e16
 def write_kohya(model:nn.Module,          # an adapted model
                 path,                     # the .safetensors file to write
-                prefix:str='lycoris_'):   # prepended to each name ('lycoris_' is what LyCORIS's generic wrapper reads)
+                # prepended to each name ('lycoris_' is what LyCORIS's generic wrapper reads)
+                prefix:str='lycoris_'):
     "Save `model`'s adapters as a kohya / LyCORIS `.safetensors` file."
     layers, names = adapted_layers(model), kohya_names(model)
     if not layers: raise ValueError(f"{type(model).__name__} has no adapters to save")
     tensors, rs = {}, all(l.adapter.rslora for l in layers.values())
     for p, l in layers.items():
         key = p.replace('.', '_')
-        if len(names.get(key, [])) > 1: raise ValueError(f"{p}: its kohya name {key} is also that of {names[key]}; rename a module")
-        if mha_part(model, p): raise ValueError(f"{p}: an nn.MultiheadAttention adapter has no kohya/LyCORIS form (neither has "
-                                                "a MultiheadAttention format); save it as 'peft' or 'relora'")
+        if len(names.get(key, [])) > 1:
+            raise ValueError(
+                f"{p}: its kohya name {key} is also that of {names[key]}; rename a module")
+        if mha_part(model, p):
+            raise ValueError(
+                f"{p}: an nn.MultiheadAttention adapter has no kohya/LyCORIS form (neither has "
+                "a MultiheadAttention format); save it as 'peft' or 'relora'")
         for k, v in from_relora(p, l, 'kohya').items(): tensors[f'{prefix}{key}.{k}'] = v
         if l.adapter.kind != 'full':   # LyCORIS' diff has no alpha: it is added as is
-            tensors[f'{prefix}{key}.alpha'] = torch.tensor(file_alpha(l.adapter), dtype=torch.float32)  # rsLoRA: alpha sqrt(r)
+            # rsLoRA: alpha sqrt(r)
+            tensors[f'{prefix}{key}.alpha'] = torch.tensor(file_alpha(l.adapter),
+                                                           dtype=torch.float32)
     first = next(iter(layers.values())).adapter
     kinds = {l.adapter.kind for l in layers.values()}
     args = dict(algo=first.kind, **({'rs_lora': 'True'} if rs else {}))
-    meta = dict(ss_network_module='networks.lora' if kinds == {'lora'} else 'lycoris.kohya', ss_network_dim=str(first.r),
-                ss_network_alpha=f"{file_alpha(first):g}", ss_network_args=json.dumps(args))
+    meta = dict(ss_network_module='networks.lora' if kinds == {'lora'} else 'lycoris.kohya',
+                ss_network_dim=str(first.r), ss_network_alpha=f"{file_alpha(first):g}",
+                ss_network_args=json.dumps(args))
     save_tensors(tensors, path, meta)
 
 # %% ../nbs/kohya.ipynb #918050f1
-def _is_kohya_key(k): return bool(re.search(r'\.(lora_down\.weight|hada_w1_a|lokr_w1|lokr_w1_a|diff|alpha)$', k))
+def _is_kohya_key(k):
+    return bool(re.search(r'\.(lora_down\.weight|hada_w1_a|lokr_w1|lokr_w1_a|diff|alpha)$', k))
 
 def read_kohya(path,                # a kohya / LyCORIS .safetensors file
                model:nn.Module,     # the model whose module names resolve the file's
-               prefix:str=None,     # the name prefix; None tries none and the usual ones (KOHYA_PREFIXES)
+               # the name prefix; None tries none and the usual ones (KOHYA_PREFIXES)
+               prefix:str=None,
               ) -> tuple:           # (relora config, relora state dict)
     "A kohya / LyCORIS file in relora's terms, for `load_adapter_state_dict`."
     meta, raw = read_safetensors(path)
-    try: rs = str(json.loads(meta.get('ss_network_args') or '{}').get('rs_lora', '')).lower() == 'true'
+    try:
+        args = json.loads(meta.get('ss_network_args') or '{}')
+        rs = str(args.get('rs_lora', '')).lower() == 'true'
     except (ValueError, AttributeError): rs = False
     groups, names = {}, kohya_names(model)
     for k, v in raw.items():
@@ -75,21 +92,28 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
     cfg, sd = {}, {}
     for name, t in groups.items():
         p = _kohya_path(names, name, prefix); layer = layer_at(model, p)
-        if mha_part(model, p):   # LyCORIS hooks out_proj.forward, which the attention never calls (its merge does apply it)
-            raise ValueError(f"{p}: an nn.MultiheadAttention adapter in a kohya/LyCORIS file, which has no MultiheadAttention "
-                             "form (LyCORIS's forward ignores it, its merge applies it); relora does not guess")
+        # LyCORIS hooks out_proj.forward, which the attention never calls (its merge does apply it)
+        if mha_part(model, p):
+            raise ValueError(f"{p}: an nn.MultiheadAttention adapter in a kohya/LyCORIS file, "
+                             "which has no MultiheadAttention form (LyCORIS's forward ignores it, "
+                             "its merge applies it); relora does not guess")
         alpha = t.pop('alpha', None)
         if alpha is not None:
-            if alpha.numel() != 1: raise ValueError(f"{name}.alpha: a scalar expected, got shape {tuple(alpha.shape)}")
+            if alpha.numel() != 1:
+                raise ValueError(f"{name}.alpha: a scalar expected, got shape {tuple(alpha.shape)}")
             alpha = float(alpha.float().reshape(()))
         c, s = to_relora(p, layer, t, 'kohya')
-        if c['kind'] == 'lokr' and c['r'] is None:     # both factors full: scale 1, LyCORIS stores alpha = r
+        # both factors full: scale 1, LyCORIS stores alpha = r
+        if c['kind'] == 'lokr' and c['r'] is None:
             c['r'] = int(alpha) if alpha and float(alpha).is_integer() else 1
         r = c['r']
-        if c['kind'] == 'full': c.update(alpha=1., rslora=False)   # LyCORIS adds diff as is, whatever alpha says
+        # LyCORIS adds diff as is, whatever alpha says
+        if c['kind'] == 'full': c.update(alpha=1., rslora=False)
         elif c['kind'] == 'lokr' and 'lokr_w1' in s and 'lokr_w2' in s:
-            c['full_matrix'] = r < max(s['lokr_w2'].shape[:2]) / 2; c.update(alpha=float(r), rslora=False)
-        elif rs and alpha is not None: c.update(alpha=alpha / math.sqrt(r), rslora=True)   # file alpha = alpha sqrt(r)
+            c['full_matrix'] = r < max(s['lokr_w2'].shape[:2]) / 2
+            c.update(alpha=float(r), rslora=False)
+        # file alpha = alpha sqrt(r)
+        elif rs and alpha is not None: c.update(alpha=alpha / math.sqrt(r), rslora=True)
         else: c.update(scale_config(r, alpha))
         cfg[p] = c; sd.update({f'{p}.{k}': v for k, v in s.items()})
     return cfg, sd

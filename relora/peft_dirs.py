@@ -12,8 +12,9 @@ from torch import nn
 from .adapters import adapted_layers
 from .layers import linear_dims
 from .files import atomic_write, read_safetensors, save_tensors
-from .formats import (register_format, to_relora, from_relora, file_alpha, scale_config, lokr_structure, layer_at, mha_part,
-                     PEFT_PREFIX, PEFT_KEY)
+from .formats import (
+    register_format, to_relora, from_relora, file_alpha, scale_config, lokr_structure, layer_at,
+    mha_part, PEFT_PREFIX, PEFT_KEY)
 from .lokr import LoKr
 
 # %% ../nbs/peft_dirs.ipynb #b6dd81ac
@@ -21,40 +22,47 @@ def _write_text(path, text:str):
     with open(path, 'w') as f: f.write(text)
 
 def _pattern(patterns:dict, path:str, default):
-    "PEFT's rank_pattern/alpha_pattern lookup (`peft.utils.other.get_pattern_key`): the first key matching the path's end."
+    ("PEFT's rank_pattern/alpha_pattern lookup (`peft.utils.other.get_pattern_key`): the first key "
+     "matching the path's end.")
     for k, v in (patterns or {}).items():
         if re.match(rf"(.*\.)?({k})$", path): return v
     return default
 
 def _peft_family(ads:dict) -> str:
-    "The one peft_type of adapters `ads` ({path: adapter}), or an error naming two layers whose kinds cannot share one."
+    ("The one peft_type of adapters `ads` ({path: adapter}), or an error naming two layers whose "
+     "kinds cannot share one.")
     kinds = {a.kind for a in ads.values()}
     if kinds <= {'lora', 'locon'}: return 'LORA'
     if kinds in ({'loha'}, {'lokr'}): return kinds.pop().upper()
     first = {}
     for p, a in ads.items(): first.setdefault('lora' if a.kind == 'locon' else a.kind, p)
     (_, p), (_, q) = list(first.items())[:2]
-    raise ValueError(f"{p} ({ads[p].kind}) and {q} ({ads[q].kind}) cannot share one PEFT config (one peft_type: LoRA/LoCon, "
-                     "LoHa or LoKr); save them as 'kohya' or 'relora'")
+    raise ValueError(f"{p} ({ads[p].kind}) and {q} ({ads[q].kind}) cannot share one PEFT config "
+                     "(one peft_type: LoRA/LoCon, LoHa or LoKr); save them as 'kohya' or 'relora'")
 
 def _one(values:dict, what:str):
     "The one value all layers share, or an error naming two that differ."
     vs = set(values.values())
-    if len(vs) > 1: raise ValueError(f"PEFT has one {what} for all layers; these differ: {dict(list(values.items())[:4])}")
+    if len(vs) > 1: raise ValueError(f"PEFT has one {what} for all layers; these differ: "
+                                     f"{dict(list(values.items())[:4])}")
     return vs.pop() if vs else None
 
 def _targets(model, paths:list):
-    "PEFT target_modules: the paths, or an exact regex if a listed path is also the end of another module's path."
+    ("PEFT target_modules: the paths, or an exact regex if a listed path is also the end of "
+     "another module's path.")
     others = [n for n, _ in model.named_modules() if n and n not in paths]
-    if any(o.endswith('.' + p) for o in others for p in paths): return '(' + '|'.join(map(re.escape, paths)) + ')'
+    if any(o.endswith('.' + p) for o in others for p in paths):
+        return '(' + '|'.join(map(re.escape, paths)) + ')'
     return list(paths)
 
 # %% ../nbs/peft_dirs.ipynb #dc8fd523
-_PEFT_LOKR_CONV1D = ("PEFT's LoKr builds a wrong delta_W for a full lokr_w2 on nn.Conv1d (PEFT 0.21.2 `make_kron` "
-                     "unsqueezes W1 for 4-d W2 only, so kron((a, b), (c, d, k)) is not kron((a, b, 1), (c, d, k))); use a smaller r, or 'kohya'")
+_PEFT_LOKR_CONV1D = ("PEFT's LoKr builds a wrong delta_W for a full lokr_w2 on nn.Conv1d (PEFT "
+                     "0.21.2 `make_kron` unsqueezes W1 for 4-d W2 only, so kron((a, b), (c, d, k)) "
+                     "is not kron((a, b, 1), (c, d, k))); use a smaller r, or 'kohya'")
 
 def _peft_rank(name, a:LoKr, decompose_both:bool) -> int:
-    "PEFT's r for a relora LoKr: its own r, or for full_matrix the smallest r that makes PEFT keep both factors full."
+    ("PEFT's r for a relora LoKr: its own r, or for full_matrix the smallest r that makes PEFT "
+     "keep both factors full.")
     if not a.full_matrix: return a.r
     A, B, C, D = a.dims
     return max(a.r, math.ceil(max(C, D) / 2), math.ceil(max(A, B) / 2) if decompose_both else 1)
@@ -62,70 +70,97 @@ def _peft_rank(name, a:LoKr, decompose_both:bool) -> int:
 PEFT_MHA_TWICE = ('0.21.2',)   # PEFT releases read to apply an MHA's out_proj LoRA twice
 
 def _peft_module(model, layers:dict, p:str):
-    "PEFT's module path for an adapted MHA's out_proj, else None; refuses MHA adapters PEFT cannot hold."
+    ("PEFT's module path for an adapted MHA's out_proj, else None; refuses MHA adapters PEFT "
+     "cannot hold.")
     part = mha_part(model, p)
     if part is None: return None
     mha = p if part == 'in_proj' else p.rpartition('.')[0]
     a, b = (layers[q].adapter if q in layers else None for q in (mha, f'{mha}.out_proj'))
-    if not (a and b and a.kind == b.kind == 'lora' and a.r == b.r and math.isclose(a.scale, b.scale, rel_tol=1e-6)):
-        raise ValueError(f"{p}: PEFT adapts an nn.MultiheadAttention whole, one LoRA rank and scale on in_proj_weight and "
-                         f"out_proj; adapt {mha} with kind 'lora' (targets=nn.MultiheadAttention), or save as 'relora'")
-    return f'{mha}.base_layer.out_proj' if part == 'out_proj' else None   # PEFT's MultiheadAttention wraps out_proj
+    if not (a and b and a.kind == b.kind == 'lora' and a.r == b.r
+            and math.isclose(a.scale, b.scale, rel_tol=1e-6)):
+        raise ValueError(f"{p}: PEFT adapts an nn.MultiheadAttention whole, one LoRA rank and "
+                         f"scale on in_proj_weight and out_proj; adapt {mha} with kind 'lora' "
+                         "(targets=nn.MultiheadAttention), or save as 'relora'")
+    # PEFT's MultiheadAttention wraps out_proj
+    return f'{mha}.base_layer.out_proj' if part == 'out_proj' else None
 
 def write_peft(model:nn.Module, # an adapted model
                path):           # the directory to write (created if needed)
-    "Save `model`'s adapters as a PEFT adapter directory (adapter_model.safetensors + adapter_config.json)."
+    ("Save `model`'s adapters as a PEFT adapter directory (adapter_model.safetensors + "
+     "adapter_config.json).")
     layers = adapted_layers(model)
     if not layers: raise ValueError(f"{type(model).__name__} has no adapters to save")
-    keys = {p: _peft_module(model, layers, p) for p in layers}   # None: an MHA's out_proj, a target of its own in PEFT
+    # None: an MHA's out_proj, a target of its own in PEFT
+    keys = {p: _peft_module(model, layers, p) for p in layers}
     ads = {p: l.adapter for p, l in layers.items() if keys[p] is None}
-    tensors = {f'{PEFT_PREFIX}{keys[p] or p}.{k}': v / 2 if keys[p] and k == 'lora_B.weight' else v   # PEFT adds it twice
+    # PEFT adds it twice
+    tensors = {f'{PEFT_PREFIX}{keys[p] or p}.{k}': v / 2 if keys[p] and k == 'lora_B.weight' else v
                for p, l in layers.items() for k, v in from_relora(p, l, 'peft').items()}
     peft_type = _peft_family(ads)   # after from_relora: a kind PEFT has no form for is named first
-    cfg = dict(peft_type=peft_type, base_model_name_or_path=None, task_type=None, inference_mode=True, revision=None,
-               target_modules=_targets(model, list(ads)), exclude_modules=None, modules_to_save=None,
-               layers_to_transform=None, layers_pattern=None)
+    cfg = dict(peft_type=peft_type, base_model_name_or_path=None, task_type=None,
+               inference_mode=True, revision=None, target_modules=_targets(model, list(ads)),
+               exclude_modules=None, modules_to_save=None, layers_to_transform=None,
+               layers_pattern=None)
     if peft_type == 'LORA':
         rs = all(a.rslora for a in ads.values())
         ra = {p: (a.r, a.alpha if rs else file_alpha(a)) for p, a in ads.items()}
-        cfg.update(lora_dropout=max(getattr(a, 'dropout_p', 0.) for a in ads.values()), use_rslora=rs, bias='none', lora_bias=False,
-                   use_dora=False, init_lora_weights=True, fan_in_fan_out=any((linear_dims(l.base_layer) or (0, 0, False))[2] for l in layers.values()))
+        cfg.update(
+            lora_dropout=max(getattr(a, 'dropout_p', 0.) for a in ads.values()), use_rslora=rs,
+            bias='none', lora_bias=False, use_dora=False, init_lora_weights=True,
+            fan_in_fan_out=any(
+                (linear_dims(l.base_layer) or (0, 0, False))[2] for l in layers.values()))
     else:
-        bad = {p: type(l.base_layer).__name__ for p, l in layers.items() if type(l.base_layer) not in (nn.Linear, nn.Conv1d, nn.Conv2d)}
-        if bad: raise ValueError(f"PEFT's {peft_type} adapts nn.Linear, nn.Conv1d and nn.Conv2d only, not {bad}; save as 'kohya' or 'relora'")
-        kernel = {p: a for p, a in ads.items() if a.conv is not None and math.prod(layers[p].base_layer.kernel_size) > 1}
+        bad = {
+            p: type(l.base_layer).__name__
+            for p, l in layers.items()
+            if type(l.base_layer) not in (nn.Linear, nn.Conv1d, nn.Conv2d)}
+        if bad: raise ValueError(f"PEFT's {peft_type} adapts nn.Linear, nn.Conv1d and nn.Conv2d "
+                                 f"only, not {bad}; save as 'kohya' or 'relora'")
+        kernel = {p: a for p, a in ads.items()
+                  if a.conv is not None and math.prod(layers[p].base_layer.kernel_size) > 1}
+        tucker = _one({p: a.tucker for p, a in kernel.items()}, 'use_effective_conv2d (Tucker)')
         cfg.update(rank_dropout=0., module_dropout=0., init_weights=True,
-                   use_effective_conv2d=bool(_one({p: a.tucker for p, a in kernel.items()}, 'use_effective_conv2d (Tucker)')))
+                   use_effective_conv2d=bool(tucker))
         ra = {p: (a.r, file_alpha(a)) for p, a in ads.items()}
         if peft_type == 'LOKR':
-            bad = [p for p, l in layers.items() if isinstance(l.base_layer, nn.Conv1d) and ads[p].full_w2]
+            bad = [
+                p for p, l in layers.items()
+                if isinstance(l.base_layer, nn.Conv1d) and ads[p].full_w2]
             if bad: raise ValueError(f"{bad}: {_PEFT_LOKR_CONV1D}")
             db = bool(_one({p: a.decompose_both for p, a in ads.items()}, 'decompose_both'))
             f = _one({p: a.factor for p, a in ads.items()}, 'decompose_factor (factor)')
-            big = [p for p, a in ads.items() if f > 0 and any(dim % f == 0 and f > dim // f
-                                                              for dim in (a.dims[0] * a.dims[2], a.dims[1] * a.dims[3]))]
-            if big: raise ValueError(f"{big[0]}: factor={f} is larger than dim/factor: PEFT's LoKr factorization would split "
-                                     "it the other way round; save it as 'kohya' or 'relora'")
+            big = [
+                p for p, a in ads.items()
+                if f > 0 and any(dim % f == 0 and f > dim // f
+                                 for dim in (a.dims[0] * a.dims[2], a.dims[1] * a.dims[3]))]
+            if big: raise ValueError(f"{big[0]}: factor={f} is larger than dim/factor: PEFT's LoKr "
+                                     "factorization would split it the other way round; save it "
+                                     "as 'kohya' or 'relora'")
             ra = {p: (rr := _peft_rank(p, a, db), a.scale * rr) for p, a in ads.items()}
             cfg.update(decompose_both=db, decompose_factor=f, rank_dropout_scale=False)
-    ra = {p: v for p, v in ra.items() if keys[p] is None}   # an MHA's out_proj takes the MHA's r and alpha (checked equal)
+    # an MHA's out_proj takes the MHA's r and alpha (checked equal)
+    ra = {p: v for p, v in ra.items() if keys[p] is None}
     (r0, a0), _ = Counter(ra.values()).most_common(1)[0]
     cfg.update(r=r0, **{'lora_alpha' if peft_type == 'LORA' else 'alpha': a0},
                rank_pattern={'^' + re.escape(p): r for p, (r, _) in ra.items() if r != r0},
                alpha_pattern={'^' + re.escape(p): al for p, (_, al) in ra.items() if al != a0})
-    if any(keys.values()): cfg['peft_version'] = PEFT_MHA_TWICE[-1]   # the MHA semantics the file is written for
+    # the MHA semantics the file is written for
+    if any(keys.values()): cfg['peft_version'] = PEFT_MHA_TWICE[-1]
     os.makedirs(path, exist_ok=True)
     save_tensors(tensors, os.path.join(path, 'adapter_model.safetensors'), {'format': 'pt'})
-    atomic_write(os.path.join(path, 'adapter_config.json'), lambda tmp: _write_text(tmp, json.dumps(cfg, indent=2, sort_keys=True)))
+    atomic_write(os.path.join(path, 'adapter_config.json'),
+                 lambda tmp: _write_text(tmp, json.dumps(cfg, indent=2, sort_keys=True)))
 
 # %% ../nbs/peft_dirs.ipynb #05c8c77c
 def _relora_path(model, p:str) -> str:
     "relora's path for PEFT module path `p`: `<mha>.base_layer.out_proj` is `<mha>.out_proj`."
     mha = p.removesuffix('.base_layer.out_proj')
-    if mha != p and isinstance(layer_at(model, mha), nn.MultiheadAttention): return f'{mha}.out_proj'
+    if mha != p and isinstance(layer_at(model, mha), nn.MultiheadAttention):
+        return f'{mha}.out_proj'
     if mha_part(model, p) == 'out_proj':
-        raise ValueError(f"{p}: a LoRA on an nn.MultiheadAttention's out_proj, which PEFT never applies (the attention "
-                         f"does not call out_proj); target {p.rpartition('.')[0]} itself")
+        raise ValueError(f"{p}: a LoRA on an nn.MultiheadAttention's out_proj, which PEFT never "
+                         "applies (the attention does not call out_proj); target "
+                         f"{p.rpartition('.')[0]} itself")
     return p
 
 def read_peft(path,              # a PEFT adapter directory
@@ -133,44 +168,58 @@ def read_peft(path,              # a PEFT adapter directory
               **kw) -> tuple:    # (relora config, relora state dict)
     "A PEFT adapter directory in relora's terms, for `load_adapter_state_dict`."
     path = os.fspath(path)
-    if not os.path.isdir(path): raise ValueError(f"{path}: a PEFT adapter is a directory with adapter_config.json")
-    st, cj = os.path.join(path, 'adapter_model.safetensors'), os.path.join(path, 'adapter_config.json')
+    if not os.path.isdir(path):
+        raise ValueError(f"{path}: a PEFT adapter is a directory with adapter_config.json")
+    st = os.path.join(path, 'adapter_model.safetensors')
+    cj = os.path.join(path, 'adapter_config.json')
     if not os.path.isfile(st):
         if os.path.isfile(os.path.join(path, 'adapter_model.bin')):
-            raise ValueError(f"{path}: only adapter_model.bin, a pickle; relora never unpickles (re-save it with safetensors)")
+            raise ValueError(f"{path}: only adapter_model.bin, a pickle; relora never unpickles "
+                             "(re-save it with safetensors)")
         raise FileNotFoundError(f"{path}: no adapter_model.safetensors")
     try: pc = json.load(open(cj))
-    except (OSError, ValueError) as e: raise ValueError(f"{cj}: not a readable adapter config ({e})") from None
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{cj}: not a readable adapter config ({e})") from None
     ptype = pc.get('peft_type')
-    if ptype not in ('LORA', 'LOHA', 'LOKR'): raise ValueError(f"{cj}: peft_type {ptype!r} is not supported (LORA, LOHA, LOKR)")
+    if ptype not in ('LORA', 'LOHA', 'LOKR'):
+        raise ValueError(f"{cj}: peft_type {ptype!r} is not supported (LORA, LOHA, LOKR)")
     for k in ('use_dora', 'lora_bias'):
         if pc.get(k): raise ValueError(f"{cj}: {k}=True is not supported")
     _, raw = read_safetensors(st)
     groups = {}
     for k, v in raw.items():
         m = PEFT_KEY.fullmatch(k.removeprefix(PEFT_PREFIX))
-        if m is None: raise ValueError(f"{st}: unexpected tensor {k!r} (not a LoRA/LoHa/LoKr factor: DoRA, biases, modules_to_save... are not supported)")
+        if m is None: raise ValueError(f"{st}: unexpected tensor {k!r} (not a LoRA/LoHa/LoKr "
+                                       "factor: DoRA, biases, modules_to_save... are not "
+                                       "supported)")
         groups.setdefault(_relora_path(model, m[1]), {})[m[2]] = v
     r0, a0 = pc.get('r', 8), pc.get('lora_alpha' if ptype == 'LORA' else 'alpha', 8)
     cfg, sd = {}, {}
     for p, t in groups.items():
         layer = layer_at(model, p)
-        q = p.rpartition('.')[0] if mha_part(model, p) == 'out_proj' else p   # PEFT: an MHA's out_proj has the MHA's r, alpha
+        # PEFT: an MHA's out_proj has the MHA's r, alpha
+        q = p.rpartition('.')[0] if mha_part(model, p) == 'out_proj' else p
         r, alpha = _pattern(pc.get('rank_pattern'), q, r0), _pattern(pc.get('alpha_pattern'), q, a0)
         c, s = to_relora(p, layer, t, 'peft')
         if c['kind'] not in (('lora', 'locon') if ptype == 'LORA' else (ptype.lower(),)):
             raise ValueError(f"{p}: {c['kind']} tensors in a {ptype} adapter")
         if ptype == 'LOKR':
-            c = lokr_structure(p, layer, s, r, pc.get('decompose_both', False), pc.get('use_effective_conv2d', False))
-            if isinstance(layer, nn.Conv1d) and 'lokr_w2' in s: raise ValueError(f"{p}: {_PEFT_LOKR_CONV1D}")
-            if 'lokr_w1' in s and 'lokr_w2' in s: s['lokr_w1'] = s['lokr_w1'] * (alpha / r); alpha = r   # PEFT: alpha/r, relora: 1
+            c = lokr_structure(p, layer, s, r, pc.get('decompose_both', False),
+                               pc.get('use_effective_conv2d', False))
+            if isinstance(layer, nn.Conv1d) and 'lokr_w2' in s:
+                raise ValueError(f"{p}: {_PEFT_LOKR_CONV1D}")
+            # PEFT: alpha/r, relora: 1
+            if 'lokr_w1' in s and 'lokr_w2' in s:
+                s['lokr_w1'] = s['lokr_w1'] * (alpha / r)
+                alpha = r
         c['r'] = r
         c.update(scale_config(r, alpha, ptype == 'LORA' and pc.get('use_rslora', False)))
         if c['kind'] == 'lora': c['dropout'] = float(pc.get('lora_dropout', 0.))
         if q != p:   # an MHA's out_proj: PEFT applies its LoRA twice
             if pc.get('peft_version') not in PEFT_MHA_TWICE:
-                raise ValueError(f"{p}: an nn.MultiheadAttention adapter from PEFT {pc.get('peft_version', '(no version)')}; relora "
-                                 f"reads those of PEFT {', '.join(PEFT_MHA_TWICE)} (out_proj's LoRA applied twice "
+                raise ValueError(f"{p}: an nn.MultiheadAttention adapter from PEFT "
+                                 f"{pc.get('peft_version', '(no version)')}; relora reads those of "
+                                 f"PEFT {', '.join(PEFT_MHA_TWICE)} (out_proj's LoRA applied twice "
                                  "by its merge()): load and save it with one of those")
             s['lora_B'] = s['lora_B'] * 2
         cfg[p] = c; sd.update({f'{p}.{k}': v for k, v in s.items()})
