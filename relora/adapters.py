@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
-from .layers import linear_dims, add_to_weight, factor_kw, fusable_weight, weight_name, plain_weight, get_weight, check_tied
+from relora.layers import (
+    linear_dims, add_to_weight, factor_kw, fusable_weight, weight_name, plain_weight, get_weight,
+    check_tied)
 
 # %% ../nbs/adapters.ipynb #8d7ca895
 ADAPTER_KINDS = {}
@@ -24,29 +26,39 @@ def register_adapter(cls):
     ADAPTER_KINDS[cls.kind] = cls
     return cls
 
-_KIND_MODULES = dict(locon='relora.conv', loha='relora.loha', lokr='relora.lokr', lotr='relora.lotr', full='relora.full')
+_KIND_MODULES = dict(locon='relora.conv', loha='relora.loha', lokr='relora.lokr',
+                     lotr='relora.lotr', full='relora.full')
 
 def known_kinds() -> list:
-    "Every adapter kind name relora knows: the registered ones and relora's own, imported on demand by `adapter_kind`."
+    ("Every adapter kind name relora knows: the registered ones and relora's own, imported on "
+     "demand by `adapter_kind`.")
     return sorted(set(ADAPTER_KINDS) | set(_KIND_MODULES))
 
 def adapter_kind(kind:str):
-    "The registered `Adapter` class for `kind` (importing relora's own module for it if needed), or an error listing the kinds."
-    if kind not in ADAPTER_KINDS and kind in _KIND_MODULES: importlib.import_module(_KIND_MODULES[kind])
-    if kind not in ADAPTER_KINDS: raise ValueError(f"unknown adapter kind {kind!r}; known kinds: {', '.join(known_kinds())}")
+    ("The registered `Adapter` class for `kind` (importing relora's own module for it if needed), "
+     "or an error listing the kinds.")
+    if kind not in ADAPTER_KINDS and kind in _KIND_MODULES:
+        importlib.import_module(_KIND_MODULES[kind])
+    if kind not in ADAPTER_KINDS:
+        raise ValueError(f"unknown adapter kind {kind!r}; known kinds: {', '.join(known_kinds())}")
     return ADAPTER_KINDS[kind]
 
 # %% ../nbs/adapters.ipynb #190aaa0c
 class Adapter(nn.Module):
     "A trainable correction `delta_weight()` to the weight of one base layer."
     kind, adapts = None, ''   # the registry name; the layer types it adapts, for error messages
-    def __init__(self, base:nn.Module, # the layer to adapt (not stored: the adapter only reads its shapes)
+    def __init__(self,
+                 # the layer to adapt (not stored: the adapter only reads its shapes)
+                 base:nn.Module,
                  r:int=8,              # rank
                  alpha:float=None,     # scale numerator; None means alpha = r (scale 1)
                  rslora:bool=False):   # scale alpha/sqrt(r) instead of alpha/r
         super().__init__()
-        if not self.can_adapt(base): raise TypeError(f"{self.kind} cannot adapt {type(base).__name__}: it adapts {self.adapts}")
-        if not isinstance(r, int) or r < 1: raise ValueError(f"{self.kind}: rank r must be a positive int, got {r!r}")
+        if not self.can_adapt(base):
+            raise TypeError(
+                f"{self.kind} cannot adapt {type(base).__name__}: it adapts {self.adapts}")
+        if not isinstance(r, int) or r < 1:
+            raise ValueError(f"{self.kind}: rank r must be a positive int, got {r!r}")
         self.r, self.alpha, self.rslora = r, float(r if alpha is None else alpha), rslora
         self.scale = self.alpha / (math.sqrt(r) if rslora else r)
 
@@ -58,25 +70,33 @@ class Adapter(nn.Module):
         out = {}
         for name, layer in layers.items():
             try: out[name] = cls(layer, **kw)
-            except (TypeError, ValueError) as e: raise type(e)(f"{name}: {e}") from None  # name the layer
+            # name the layer
+            except (TypeError, ValueError) as e: raise type(e)(f"{name}: {e}") from None
         return out
     @classmethod
     def after_restart(cls, model:nn.Module):
-        "Called once per kind by ReLoRA's `merge_and_reinit` after every layer was merged and reset (LoTR redraws U, V)."
-    def options(self) -> dict: return {}  # kind-specific constructor arguments, saved in file metadata
-    def config(self) -> dict: return dict(kind=self.kind, r=self.r, alpha=self.alpha, rslora=self.rslora, **self.options())
+        ("Called once per kind by ReLoRA's `merge_and_reinit` after every layer was merged and "
+         "reset (LoTR redraws U, V).")
+    def options(self) -> dict: # kind-specific constructor arguments, saved in file metadata
+        return {}
+    def config(self) -> dict:
+        return dict(kind=self.kind, r=self.r, alpha=self.alpha, rslora=self.rslora,
+                    **self.options())
     def delta_weight(self) -> Tensor: raise NotImplementedError
     def reset(self): raise NotImplementedError
     def adapted_forward(self, base:nn.Module, x:Tensor, *args, **kw) -> Tensor:
         y = base(x, *args, **kw)
         return y + self(x).to(y.dtype)
-    def extra_repr(self): return f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, scale={self.scale:g}"
+    def extra_repr(self): return (f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, "
+                                  f"scale={self.scale:g}")
 
 # %% ../nbs/adapters.ipynb #e0682a64
 class LoRALinearFn(torch.autograd.Function):
-    "y = x W^T + b + s (x A^T) B^T for 2-D x in one autograd node; the low-rank terms are accumulated into the GEMM outputs."
+    ("y = x W^T + b + s (x A^T) B^T for 2-D x in one autograd node; the low-rank terms are "
+     "accumulated into the GEMM outputs.")
     @staticmethod
-    def forward(ctx, x, W, b, A, B, s):  # x (N, in), W (out, in), b (out,) or None, A (r, in), B (out, r), s float
+    def forward(ctx, x, W, b, A, B, s):
+        # x (N, in), W (out, in), b (out,) or None, A (r, in), B (out, r), s float
         h = x @ A.T                                                  # (N, in) @ (in, r) -> (N, r)
         y = torch.addmm(b, x, W.T) if b is not None else x @ W.T     # (N, out)
         y.addmm_(h, B.T, alpha=s)                                    # y += s h B^T, inside the GEMM
@@ -87,14 +107,16 @@ class LoRALinearFn(torch.autograd.Function):
     def backward(ctx, g):
         x, W, A, B, h = ctx.saved_tensors
         nx, nW, nb, nA, nB = ctx.needs_input_grad[:5]
-        fast = not torch.is_grad_enabled()       # False under create_graph=True: then out-of-place ops on the inputs only
+        # False under create_graph=True: then out-of-place ops on the inputs only
+        fast = not torch.is_grad_enabled()
         if not fast: h = x @ A.T
         gh = g @ B                                                   # (N, out) @ (out, r) -> (N, r)
         gh = gh.mul_(ctx.s) if fast else gh * ctx.s
         gx = gW = gb = gA = gB = None
         if nx: gx = torch.mm(g, W).addmm_(gh, A) if fast else g @ W + gh @ A   # (N, in)
         if nA: gA = gh.T @ x                                         # (r, N) @ (N, in) -> (r, in)
-        if nB: gB = (h.T @ g).mul_(ctx.s).T if fast else (g.T @ h) * ctx.s     # (r, N) @ (N, out) -> (r, out), as (out, r)
+        # (r, N) @ (N, out) -> (r, out), as (out, r)
+        if nB: gB = (h.T @ g).mul_(ctx.s).T if fast else (g.T @ h) * ctx.s
         if nW: gW = g.T @ x                                          # only when W trains too
         if nb: gb = g.sum(0)
         return gx, gW, gb, gA, gB, None
@@ -102,9 +124,11 @@ class LoRALinearFn(torch.autograd.Function):
 # %% ../nbs/adapters.ipynb #c94ffb92
 @register_adapter
 class LoRA(Adapter):
-    "Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, arXiv:2106.09685)."
+    ("Low-rank adapter: delta_W = s * B @ A, with A (r, in), B (out, r) (Hu et al. 2021, "
+     "arXiv:2106.09685).")
     kind = 'lora'
-    adapts = 'nn.Linear, nn.Embedding and GPT-2 Conv1D, and nn.MultiheadAttention with kdim = vdim = embed_dim'
+    adapts = ('nn.Linear, nn.Embedding and GPT-2 Conv1D, and nn.MultiheadAttention with kdim = '
+              'vdim = embed_dim')
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
                  dropout:float=0.): # dropout on the adapter's input (training only)
         super().__init__(base, r, alpha, rslora)
@@ -113,24 +137,28 @@ class LoRA(Adapter):
         self.embedding, self.dropout_p = isinstance(base, nn.Embedding), dropout
         if self.embedding:
             n, d = base.num_embeddings, base.embedding_dim
-            self.padding_idx, self.transposed = base.padding_idx, True   # table E is (n, d) = (in, out)
+            # table E is (n, d) = (in, out)
+            self.padding_idx, self.transposed = base.padding_idx, True
             self.lora_embedding_A = nn.Parameter(torch.empty(r, n, **kw))  # (r, num_embeddings)
             self.lora_embedding_B = nn.Parameter(torch.empty(d, r, **kw))  # (embedding_dim, r)
         else:   # nn.Linear, GPT-2 Conv1D, or an MHA's in-projection in_proj_weight (3E, E)
-            fin, fout, self.transposed = linear_dims(base) or (base.embed_dim, 3 * base.embed_dim, False)
+            fin, fout, self.transposed = (linear_dims(base)
+                                          or (base.embed_dim, 3 * base.embed_dim, False))
             self.lora_A = nn.Parameter(torch.empty(r, fin, **kw))   # (r, in)
             self.lora_B = nn.Parameter(torch.empty(fout, r, **kw))  # (out, r)
         self.reset()
 
     @classmethod
-    def can_adapt(cls, m): return (isinstance(m, nn.Embedding) or linear_dims(m) is not None
-                                   or isinstance(m, nn.MultiheadAttention) and m.in_proj_weight is not None)
+    def can_adapt(cls, m):
+        return (isinstance(m, nn.Embedding) or linear_dims(m) is not None
+                or isinstance(m, nn.MultiheadAttention) and m.in_proj_weight is not None)
     A = property(lambda self: self.lora_embedding_A if self.embedding else self.lora_A)
     B = property(lambda self: self.lora_embedding_B if self.embedding else self.lora_B)
     def options(self): return dict(dropout=self.dropout_p)
 
     def reset(self):
-        "delta_W = 0 exactly, one factor random so that gradients flow (A for Linear; B for Embedding, as PEFT)."
+        ("delta_W = 0 exactly, one factor random so that gradients flow (A for Linear; B for "
+         "Embedding, as PEFT).")
         with torch.no_grad():
             zero, rand = (self.A, self.B) if self.embedding else (self.B, self.A)
             zero.zero_()
@@ -145,47 +173,59 @@ class LoRA(Adapter):
         if self.embedding:                           # (..., ) ids -> (..., r) -> (..., d)
             return self.scale * F.embedding(x, self.A.T, self.padding_idx) @ self.B.T
         x = F.dropout(x.to(self.A.dtype), self.dropout_p, self.training)
-        return self.scale * F.linear(F.linear(x, self.A), self.B)  # (..., in) -> (..., r) -> (..., out)
+        # (..., in) -> (..., r) -> (..., out)
+        return self.scale * F.linear(F.linear(x, self.A), self.B)
 
     def adapted_forward(self, base, x, *args, **kw):
-        "Plain nn.Linear / GPT-2 Conv1D: `LoRALinearFn` (one node); anything else (or dropout while training): base(x) + self(x)."
-        W = None if self.embedding or (self.training and self.dropout_p > 0) else fusable_weight(base, x, self.lora_A.dtype, *args, **kw)
+        ("Plain nn.Linear / GPT-2 Conv1D: `LoRALinearFn` (one node); anything else (or dropout "
+         "while training): base(x) + self(x).")
+        W = None if self.embedding or (self.training and self.dropout_p > 0) else fusable_weight(
+            base, x, self.lora_A.dtype, *args, **kw)
         if W is None: return super().adapted_forward(base, x, *args, **kw)
-        y = LoRALinearFn.apply(x.reshape(-1, x.shape[-1]), W, base.bias, self.lora_A, self.lora_B, self.scale)  # (N, in) -> (N, out)
+        # (N, in) -> (N, out)
+        y = LoRALinearFn.apply(x.reshape(-1, x.shape[-1]), W, base.bias, self.lora_A, self.lora_B,
+                               self.scale)
         return y.view(*x.shape[:-1], y.shape[-1])                     # (..., out)
 
 # %% ../nbs/adapters.ipynb #46e26ce9
 class AdaptedLayer(nn.Module):
-    "A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter into W."
+    ("A base layer plus an adapter: y = base(x) + adapter(x), until `merge()` folds the adapter "
+     "into W.")
     def __init__(self, base_layer:nn.Module, # the original layer, kept untouched until merge
                  adapter:Adapter,            # its adapter
                  name:str=''):               # the layer's path in the model, for error messages
         super().__init__()
         self.base_layer, self.adapter, self.name, self.merged = base_layer, adapter, name, False
-        self.param = weight_name(base_layer)  # the adapted parameter: 'weight', or an MHA's 'in_proj_weight'
+        # the adapted parameter: 'weight', or an MHA's 'in_proj_weight'
+        self.param = weight_name(base_layer)
 
     def __getattr__(self, attr):
         try: return super().__getattr__(attr)
         except AttributeError: base = super().__getattr__('base_layer')
-        if attr == self.__dict__.get('param') and not self.__dict__.get('merged'): return self.adapted_weight()
+        if attr == self.__dict__.get('param') and not self.__dict__.get('merged'):
+            return self.adapted_weight()
         return getattr(base, attr)
 
     def adapted_weight(self) -> Tensor:
-        "W + delta_W in the base weight's shape, differentiable in the factors: what `.weight` is while unmerged."
+        ("W + delta_W in the base weight's shape, differentiable in the factors: what `.weight` is "
+         "while unmerged.")
         w = plain_weight(self.base_layer)
-        if w is None: w = get_weight(self.base_layer)                 # quantized: dequantized float32
+        if w is None: w = get_weight(self.base_layer)  # quantized: dequantized float32
         return w + self.adapter.delta_weight().to(w.dtype)
 
     def forward(self, x, *args, **kw):
         if self.merged: return self.base_layer(x, *args, **kw)
-        if self.param != 'weight':   # an MHA reads in_proj_weight itself: run it with W + delta_W in its place
-            return functional_call(self.base_layer, {self.param: self.adapted_weight()}, (x, *args), kw)
+        # an MHA reads in_proj_weight itself: run it with W + delta_W in its place
+        if self.param != 'weight':
+            return functional_call(self.base_layer, {self.param: self.adapted_weight()}, (x, *args),
+                                   kw)
         return self.adapter.adapted_forward(self.base_layer, x, *args, **kw)
 
     def _delta(self):
         with torch.no_grad(): d = self.adapter.delta_weight().float()
         if not torch.isfinite(d).all():
-            raise ValueError(f"{self.name or 'layer'}: adapter delta_weight has NaN/inf; base weight left unchanged")
+            raise ValueError(f"{self.name or 'layer'}: adapter delta_weight has NaN/inf; base "
+                             "weight left unchanged")
         return d
 
     def merge(self):
@@ -194,11 +234,17 @@ class AdaptedLayer(nn.Module):
         return self
     def unmerge(self):
         "W <- W - delta_W; a no-op if not merged."
-        if self.merged: add_to_weight(self.base_layer, self._delta(), alpha=-1.); self.merged = False
+        if self.merged:
+            add_to_weight(self.base_layer, self._delta(), alpha=-1.)
+            self.merged = False
         return self
     def reset(self):
-        "Re-initialise the adapter (delta_W = 0). Refused while merged: W would keep the old update silently."
-        if self.merged: raise RuntimeError(f"{self.name or 'layer'}: reset() while merged; unmerge() first, or merge_and_reset()")
+        ("Re-initialise the adapter (delta_W = 0). Refused while merged: W would keep the old "
+         "update silently.")
+        if self.merged:
+            raise RuntimeError(
+                f"{self.name or 'layer'}: reset() while merged; unmerge() first, or "
+                "merge_and_reset()")
         self.adapter.reset(); return self
     def merge_and_reset(self):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
@@ -217,16 +263,21 @@ def find_modules(model:nn.Module, # the model to search
                  targets,         # name pattern(s) and/or layer type(s)
                  exclude=None,    # patterns or types to leave out
                 ) -> dict:        # {path: module}
-    "The modules of `model` that match `targets` and not `exclude`; an error listing the names if none matches."
+    ("The modules of `model` that match `targets` and not `exclude`; an error listing the names if "
+     "none matches.")
     targets, exclude = _as_list(targets), _as_list(exclude)
-    if not targets: raise ValueError("no targets given: name patterns (e.g. ['q_proj', 'v_proj']) and/or layer types (e.g. nn.Linear)")
-    found = {n: m for n, m in model.named_modules() if n and not isinstance(m, (AdaptedLayer, Adapter))
-             and not any(isinstance(p, (AdaptedLayer, Adapter)) for p in _parents(model, n))
-             and any(_matches(n, m, t) for t in targets) and not any(_matches(n, m, e) for e in exclude)}
+    if not targets: raise ValueError("no targets given: name patterns (e.g. ['q_proj', 'v_proj']) "
+                                     "and/or layer types (e.g. nn.Linear)")
+    found = {
+        n: m
+        for n, m in model.named_modules()
+        if n and not isinstance(m, (AdaptedLayer, Adapter)) and not any(
+            isinstance(p, (AdaptedLayer, Adapter)) for p in _parents(model, n)) and any(
+                _matches(n, m, t) for t in targets) and not any(_matches(n, m, e) for e in exclude)}
     if not found:
         names = [n for n, m in model.named_modules() if n and not list(m.children())]
-        raise ValueError(f"targets {targets} match no module of {type(model).__name__}; its layers are: "
-                         + ', '.join(names[:60]) + (' ...' if len(names) > 60 else ''))
+        raise ValueError(f"targets {targets} match no module of {type(model).__name__}; its layers "
+                         "are: " + ', '.join(names[:60]) + (' ...' if len(names) > 60 else ''))
     return found
 
 def _parents(model, name):
@@ -237,10 +288,12 @@ def _parents(model, name):
 def _set_module(model, name, new):
     parent, _, child = name.rpartition('.')
     p = model.get_submodule(parent) if parent else model
-    setattr(p.base_layer if isinstance(p, AdaptedLayer) else p, child, new)   # inside an adapted MHA: on the MHA itself
+    # inside an adapted MHA: on the MHA itself
+    setattr(p.base_layer if isinstance(p, AdaptedLayer) else p, child, new)
 
 def adapted_layers(model:nn.Module) -> dict:
-    "{path: AdaptedLayer} of `model`, paths as in the plain model (`attn.out_proj` inside an adapted `attn`)."
+    ("{path: AdaptedLayer} of `model`, paths as in the plain model (`attn.out_proj` inside an "
+     "adapted `attn`).")
     found = {}
     def walk(m, path):
         if isinstance(m, AdaptedLayer): found[path] = m; m = m.base_layer
@@ -250,23 +303,30 @@ def adapted_layers(model:nn.Module) -> dict:
     return found
 
 def attach_adapters(model:nn.Module, # the model, changed in place
-                    adapters:dict,   # {path: Adapter}, e.g. from `Adapter.build`
-                    untie:bool=False): # give a target whose weight is tied to another module's its own copy; else refuse
-    "Wrap the layer at each path with its adapter (children first); a shared layer or a tied weight is refused before any change."
+                    adapters:dict,   # {path: Adapter}, e.g. from Adapter.build
+                    # give a target whose weight is tied to another module's its own copy, or refuse
+                    untie:bool=False):
+    ("Wrap the layer at each path with its adapter (children first); a shared layer or a tied "
+     "weight is refused before any change.")
     check_tied(model, list(adapters), untie)
     for name in sorted(adapters, key=lambda n: -n.count('.')):   # an MHA's out_proj before the MHA
         _set_module(model, name, AdaptedLayer(model.get_submodule(name), adapters[name], name))
 
 
 def freeze_except_adapters(model:nn.Module, # the adapted model
-                           trainable=None,  # patterns/types of modules that stay fully trainable (norms, head)
+                           # patterns/types of modules that stay fully trainable (norms, head)
+                           trainable=None,
                           ) -> list:        # names of the trainable parameters
     "Freeze every parameter but the adapters' and those of the `trainable` modules."
     extra = _as_list(trainable)
     for t in extra:   # a pattern that matches nothing is a typo or another model's name: say so
         if not any(n and _matches(n, m, t) for n, m in model.named_modules()):
-            warnings.warn(f"freeze_except_adapters: trainable pattern {t!r} matches no module of {type(model).__name__}")
-    keep = {id(p) for n, m in model.named_modules() if n and any(_matches(n, m, t) for t in extra) for p in m.parameters()}
+            warnings.warn(f"freeze_except_adapters: trainable pattern {t!r} matches no module of "
+                          f"{type(model).__name__}")
+    keep = {
+        id(p)
+        for n, m in model.named_modules() if n and any(_matches(n, m, t) for t in extra)
+        for p in m.parameters()}
     keep |= {id(p) for m in adapted_layers(model).values() for p in m.adapter.parameters()}
     for p in model.parameters(): p.requires_grad_(id(p) in keep)
     return [n for n, p in model.named_parameters() if p.requires_grad]
@@ -277,26 +337,33 @@ def add_adapters(model:nn.Module,   # the model to adapt, in place
                  r:int=8,           # rank
                  alpha:float=None,  # scale numerator (None: alpha = r)
                  exclude=None,      # patterns/types to leave out
-                 freeze:bool=True,  # freeze everything but the adapters (and `trainable`)
+                 freeze:bool=True,  # freeze everything but the adapters (and trainable)
                  trainable=None,    # patterns/types of modules kept trainable when freezing
-                 untie:bool=False,  # a target tied to another module (LM head and embedding) gets its own weight; else refused
+                 # a tied target (LM head, embedding) gets its own weight; else refused
+                 untie:bool=False,
                  **options):        # kind-specific options (rslora, dropout, ...)
     "Wrap every target layer of `model` with an adapter of `kind`; returns the model."
     cls = adapter_kind(kind)
     layers = find_modules(model, targets, exclude)
-    for n, m in list(layers.items()):   # an nn.MultiheadAttention is adapted whole: q, k, v (in_proj_weight) and out_proj
-        if not isinstance(m, nn.MultiheadAttention) or isinstance(m.out_proj, AdaptedLayer): continue
-        if not any(_matches(f'{n}.out_proj', m.out_proj, e) for e in _as_list(exclude)): layers[f'{n}.out_proj'] = m.out_proj
+    # an nn.MultiheadAttention is adapted whole: q, k, v (in_proj_weight) and out_proj
+    for n, m in list(layers.items()):
+        if not isinstance(m, nn.MultiheadAttention) or isinstance(m.out_proj, AdaptedLayer):
+            continue
+        if not any(_matches(f'{n}.out_proj', m.out_proj, e) for e in _as_list(exclude)):
+            layers[f'{n}.out_proj'] = m.out_proj
     bad = {n: type(m).__name__ for n, m in layers.items() if not cls.can_adapt(m)}
     if bad:
-        raise TypeError(f"adapter kind {kind!r} cannot adapt {', '.join(f'{n} ({t})' for n, t in bad.items())}: it adapts {cls.adapts}")
+        raise TypeError(
+            f"adapter kind {kind!r} cannot adapt "
+            f"{', '.join(f'{n} ({t})' for n, t in bad.items())}: it adapts {cls.adapts}")
     attach_adapters(model, cls.build(layers, r=r, alpha=alpha, **options), untie)
     if freeze: freeze_except_adapters(model, trainable)
     return model
 
 # %% ../nbs/adapters.ipynb #7777ffcd
 def merge_adapters(model:nn.Module):
-    "Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is half-merged)."
+    ("Merge every adapter into its base weight (checks every adapter for NaN/inf first: nothing is "
+     "half-merged).")
     layers = adapted_layers(model)
     for n, m in layers.items():
         if not m.merged and not all(torch.isfinite(p).all() for p in m.adapter.parameters()):
@@ -314,15 +381,25 @@ def adapter_config(model:nn.Module) -> dict:
     return {n: m.adapter.config() for n, m in adapted_layers(model).items()}
 
 def adapter_state_dict(model:nn.Module) -> dict:
-    "The adapters' tensors, keyed `<layer path>.<factor name>` (shared factors appear under each layer)."
-    return {f'{n}.{k}': v for n, m in adapted_layers(model).items() for k, v in m.adapter.state_dict().items()}
+    ("The adapters' tensors, keyed `<layer path>.<factor name>` (shared factors appear under each "
+     "layer).")
+    return {
+        f'{n}.{k}': v
+        for n, m in adapted_layers(model).items()
+        for k, v in m.adapter.state_dict().items()}
 
 def remove_adapters(model:nn.Module, # the adapted model, changed in place
-                    merge:bool=True, # fold the adapters into the base weights first; else restore them untouched
+                    # fold the adapters into the base weights first; else restore them untouched
+                    merge:bool=True,
                    ) -> dict:        # {'config': ..., 'state_dict': ...} of the removed adapters
-    "Put the original layers back (merged or untouched) and hand back the adapters' config and tensors."
-    clones = {}   # one clone per storage, so factors shared between layers stay shared in what is handed back
-    sd = {k: clones.setdefault((v.data_ptr(), v.dtype, tuple(v.shape)), v.detach().clone()) for k, v in adapter_state_dict(model).items()}
+    ("Put the original layers back (merged or untouched) and hand back the adapters' config and "
+     "tensors.")
+    # one clone per storage, so factors shared between layers stay shared in what is handed back
+    clones = {}
+    sd = {
+        k: clones.setdefault((v.data_ptr(), v.dtype, tuple(v.shape)),
+                             v.detach().clone())
+        for k, v in adapter_state_dict(model).items()}
     detached = dict(config=adapter_config(model), state_dict=sd)
     if merge: merge_adapters(model)
     for n, m in adapted_layers(model).items():
@@ -334,14 +411,18 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
 def adapter_summary(model:nn.Module) -> str:
     "A table of the adapted layers and the trainable/total parameter counts."
     rows, seen = [('layer', 'type', 'weight', 'kind', 'r', 'alpha', 'params')], set()
-    for n, l in adapted_layers(model).items():   # a factor shared by several layers is counted in its first row
-        w, new = getattr(l.base_layer, l.param), [p for p in l.adapter.parameters() if id(p) not in seen]
+    # a factor shared by several layers is counted in its first row
+    for n, l in adapted_layers(model).items():
+        w = getattr(l.base_layer, l.param)
+        new = [p for p in l.adapter.parameters() if id(p) not in seen]
         seen.update(id(p) for p in new)
-        shape = getattr(getattr(w, 'quant_state', None), 'shape', None) or w.shape   # a 4-bit weight: its logical shape, not the packed one
-        rows.append((n, type(l.base_layer).__name__, 'x'.join(map(str, shape)), l.adapter.kind, str(l.adapter.r),
-                     f'{l.adapter.alpha:g}', f'{sum(p.numel() for p in new):,}'))
+        # a 4-bit weight: its logical shape, not the packed one
+        shape = getattr(getattr(w, 'quant_state', None), 'shape', None) or w.shape
+        rows.append((n, type(l.base_layer).__name__, 'x'.join(map(str, shape)), l.adapter.kind,
+                     str(l.adapter.r), f'{l.adapter.alpha:g}', f'{sum(p.numel() for p in new):,}'))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     ps = {id(p): p for p in model.parameters()}.values()   # count shared tensors once
     tr, tot = sum(p.numel() for p in ps if p.requires_grad), sum(p.numel() for p in ps)
-    return '\n'.join(lines + [f'trainable {tr:,} of {tot:,} parameters ({100 * tr / max(tot, 1):.2f}%)'])
+    return '\n'.join(lines + [f'trainable {tr:,} of {tot:,} parameters '
+                              f'({100 * tr / max(tot, 1):.2f}%)'])

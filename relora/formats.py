@@ -12,18 +12,22 @@ import importlib, math, os, re
 from torch import nn
 from .adapters import Adapter, AdaptedLayer, adapted_layers, freeze_except_adapters
 from .layers import linear_dims
-from .files import FORMAT, load_adapter_state_dict, read_adapter_file, save_adapters, read_safetensors
+from .files import (
+    FORMAT, load_adapter_state_dict, read_adapter_file, save_adapters, read_safetensors)
 from .conv import LoCon      # importing the kinds registers them: a file may hold any of them
 from .loha import LoHa
 from .lokr import factorization
 
 # %% ../nbs/formats.ipynb #69da9fe6
-FORMATS = {}  # name -> (detect(path) -> bool, read(path, model, **kw) -> (config, state_dict), write(model, path, **kw))
+# name -> (detect(path) -> bool, read(path, model, **kw) -> (config, state_dict),
+#          write(model, path, **kw))
+FORMATS = {}
 
-def register_format(name:str, # the format's name, as `format=` takes it
-                    detect,   # detect(path) -> bool: is `path` in this format?
-                    read,     # read(path, model, **kw) -> (relora config {path: {kind, r, ...}}, relora state dict)
-                    write):   # write(model, path, **kw): save `model`'s adapters to `path`
+def register_format(name:str, # the format's name, as format= takes it
+                    detect,   # detect(path) -> bool: is path in this format?
+                    # read(path, model, **kw) -> ({path: {kind, r, ...}}, relora state dict)
+                    read,
+                    write):   # write(model, path, **kw): save model's adapters to path
     "Make a file format available to `save_adapters_as` / `load_adapters_from`."
     FORMATS[name] = (detect, read, write)
 
@@ -47,7 +51,8 @@ _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 def _take(name, t:dict, *keys, optional=()) -> list:
     "Pop `keys` (all required) and `optional` (None if absent) from the layer's tensors `t`."
     miss = [k for k in keys if k not in t]
-    if miss: raise ValueError(f"{name}: tensor(s) {miss} missing from the adapter file (it has {sorted(t)})")
+    if miss: raise ValueError(f"{name}: tensor(s) {miss} missing from the adapter file (it has "
+                              f"{sorted(t)})")
     return [t.pop(k) for k in keys] + [t.pop(k, None) for k in optional]
 
 def _lokr_factor(name, layer, w1_shape, w2_shape) -> int:
@@ -58,11 +63,13 @@ def _lokr_factor(name, layer, w1_shape, w2_shape) -> int:
     for f in (-1, a, b, c, d):
         if f >= 1 or f == -1:
             if factorization(fout, f) == (a, c) and factorization(fin, f) == (b, d): return f
-    raise ValueError(f"{name}: LoKr split ({a}x{b}) kron ({c}x{d}) of a {fout}x{fin} weight is not one relora's "
-                     "factorization() makes (PEFT with decompose_factor > sqrt(dim) splits the other way round)")
+    raise ValueError(f"{name}: LoKr split ({a}x{b}) kron ({c}x{d}) of a {fout}x{fin} weight is not "
+                     "one relora's factorization() makes (PEFT with decompose_factor > sqrt(dim) "
+                     "splits the other way round)")
 
 def _shape(name, t:dict, k:str) -> tuple:
-    if k not in t: raise ValueError(f"{name}: tensor {k} missing from the adapter file (it has {sorted(t)})")
+    if k not in t: raise ValueError(f"{name}: tensor {k} missing from the adapter file (it has "
+                                    f"{sorted(t)})")
     return tuple(t[k].shape)
 
 def lokr_structure(name:str,            # the layer's path, for error messages
@@ -70,28 +77,34 @@ def lokr_structure(name:str,            # the layer's path, for error messages
                    t:dict,              # its LoKr tensors {lokr_w1..: tensor}
                    r:int=None,          # the rank, if the file's config says it
                    decompose_both=None, # W1 low-rank too (PEFT's config); None: from the tensors
-                   use_tucker=None,     # Tucker core (PEFT's use_effective_conv2d); None: from the tensors
+                   # Tucker core (PEFT's use_effective_conv2d); None: from the tensors
+                   use_tucker=None,
                   ) -> dict:
-    "LoKr config (no scale) that rebuilds the factors in `t`; r, decompose_both, use_tucker from a config if given, else from `t`."
+    ("LoKr config (no scale) that rebuilds the factors in `t`; r, decompose_both, use_tucker from "
+     "a config if given, else from `t`.")
     k = tuple(layer.weight.shape[2:]) if isinstance(layer, _CONV_TYPES) else ()
-    a, b = _shape(name, t, 'lokr_w1')[:2] if 'lokr_w1' in t else (_shape(name, t, 'lokr_w1_a')[0], _shape(name, t, 'lokr_w1_b')[1])
+    a, b = (_shape(name, t, 'lokr_w1')[:2] if 'lokr_w1' in t
+            else (_shape(name, t, 'lokr_w1_a')[0], _shape(name, t, 'lokr_w1_b')[1]))
     if 'lokr_w2' in t: c, d = _shape(name, t, 'lokr_w2')[:2]
-    elif 'lokr_t2' in t: c, d = _shape(name, t, 'lokr_w2_a')[1], _shape(name, t, 'lokr_w2_b')[1]   # (r, c), (r, d)
-    else: c, d = _shape(name, t, 'lokr_w2_a')[0], _shape(name, t, 'lokr_w2_b')[1] // math.prod(k)   # (c, r), (r, d k1 ..)
+    # (r, c), (r, d)
+    elif 'lokr_t2' in t: c, d = _shape(name, t, 'lokr_w2_a')[1], _shape(name, t, 'lokr_w2_b')[1]
+    # (c, r), (r, d k1 ..)
+    else: c, d = _shape(name, t, 'lokr_w2_a')[0], _shape(name, t, 'lokr_w2_b')[1] // math.prod(k)
     if r is None:   # kohya: the rank is that of the low-rank factors (None if both are full)
-        r = (t['lokr_w1_a'].shape[1] if 'lokr_w1_a' in t else t['lokr_t2'].shape[0] if 'lokr_t2' in t
-             else t['lokr_w2_a'].shape[1] if 'lokr_w2_a' in t else None)
+        r = (t['lokr_w1_a'].shape[1] if 'lokr_w1_a' in t else t['lokr_t2'].shape[0]
+             if 'lokr_t2' in t else t['lokr_w2_a'].shape[1] if 'lokr_w2_a' in t else None)
     if decompose_both is None: decompose_both = 'lokr_w1_a' in t
     if use_tucker is None: use_tucker = 'lokr_t2' in t
-    return dict(kind='lokr', r=r, factor=_lokr_factor(name, layer, (a, b), (c, d)), decompose_both=bool(decompose_both),
-                full_matrix=False, use_tucker=bool(use_tucker))
+    return dict(kind='lokr', r=r, factor=_lokr_factor(name, layer, (a, b), (c, d)),
+                decompose_both=bool(decompose_both), full_matrix=False, use_tucker=bool(use_tucker))
 
 # %% ../nbs/formats.ipynb #4bcbcfd7
 _LORA_NAMES = dict(kohya=dict(A='lora_down.weight', B='lora_up.weight', mid='lora_mid.weight'),
                    peft=dict(A='lora_A.weight', B='lora_B.weight', mid=None))
 PEFT_PREFIX = 'base_model.model.'   # PEFT's key prefix: get_peft_model_state_dict of a PeftModel
-PEFT_KEY = re.compile(r'(.+)\.(lora_A\.weight|lora_B\.weight|lora_embedding_A|lora_embedding_B|hada_w[12]_[ab]|hada_t[12]|'
-                       r'lokr_w[12](?:_[ab])?|lokr_t2)')
+PEFT_KEY = re.compile(
+    r'(.+)\.(lora_A\.weight|lora_B\.weight|lora_embedding_A|lora_embedding_B|'
+    r'hada_w[12]_[ab]|hada_t[12]|lokr_w[12](?:_[ab])?|lokr_t2)')
 _LOHA = ('hada_w1_a', 'hada_w1_b', 'hada_w2_a', 'hada_w2_b')
 _LOKR = ('lokr_w1', 'lokr_w1_a', 'lokr_w1_b', 'lokr_w2', 'lokr_w2_a', 'lokr_w2_b', 'lokr_t2')
 
@@ -99,7 +112,10 @@ def layer_at(model:nn.Module, # a model, adapted or not
              path:str):       # a layer's path in the plain model
     "The (base) layer at `path`, or an error naming the path and the model."
     try: m = model.get_submodule(path)
-    except AttributeError: raise ValueError(f"{path}: the adapter file names a layer that {type(model).__name__} does not have") from None
+    except AttributeError:
+        raise ValueError(
+            f"{path}: the adapter file names a layer that {type(model).__name__} does not have"
+        ) from None
     return m.base_layer if isinstance(m, AdaptedLayer) else m
 
 def to_relora(name:str,        # the layer's path, for error messages
@@ -109,9 +125,11 @@ def to_relora(name:str,        # the layer's path, for error messages
              ) -> tuple:       # (config without the scale, {factor: tensor})
     "(relora config without the scale, relora tensors) for layer `name` from its file tensors `t`."
     n, t = _LORA_NAMES[fmt], dict(t)
-    db = t.pop('diff_b', None)   # LyCORIS' full writes one for every layer with a bias: zero unless the bias was trained
+    # LyCORIS' full writes one for every layer with a bias: zero unless the bias was trained
+    db = t.pop('diff_b', None)
     if db is not None and db.count_nonzero():
-        raise ValueError(f"{name}: a nonzero bias difference (diff_b) in the {fmt} file; relora adapters change weights only")
+        raise ValueError(f"{name}: a nonzero bias difference (diff_b) in the {fmt} file; relora "
+                         "adapters change weights only")
     if 'diff' in t:   # LyCORIS' full algorithm: the whole difference, applied as is
         (diff,) = _take(name, t, 'diff'); sd, cfg = dict(diff=diff), dict(kind='full', r=1)
     elif any(k.startswith('hada_') for k in t):
@@ -124,72 +142,97 @@ def to_relora(name:str,        # the layer's path, for error messages
         sd = {k: t.pop(k) for k in _LOKR if k in t}
     elif n['A'] in t or 'lora_embedding_A' in t:
         if isinstance(layer, nn.Embedding):
-            if fmt != 'peft': raise ValueError(f"{name}: an Embedding adapter has no kohya/LyCORIS form")
+            if fmt != 'peft':
+                raise ValueError(f"{name}: an Embedding adapter has no kohya/LyCORIS form")
             A, B = _take(name, t, 'lora_embedding_A', 'lora_embedding_B')
             sd, cfg = dict(lora_embedding_A=A, lora_embedding_B=B), dict(kind='lora', r=A.shape[0])
         elif isinstance(layer, _CONV_TYPES):
             A, B, *mid = _take(name, t, n['A'], n['B'], optional=(n['mid'],) if n['mid'] else ())
             mid = mid[0] if mid else None
-            sd, cfg = dict(lora_down=A, lora_up=B), dict(kind='locon', r=A.shape[0], tucker=mid is not None, reshape='flat')
+            sd = dict(lora_down=A, lora_up=B)
+            cfg = dict(kind='locon', r=A.shape[0], tucker=mid is not None, reshape='flat')
             if mid is not None: sd['lora_mid'] = mid
         else:
             A, B = _take(name, t, n['A'], n['B'])
             sd, cfg = dict(lora_A=A, lora_B=B), dict(kind='lora', r=A.shape[0])
     else: raise ValueError(f"{name}: no adapter tensors this module knows ({sorted(t)})")
-    if t: raise ValueError(f"{name}: unexpected tensor(s) {sorted(t)} in the adapter file (DoRA, biases, modules_to_save... are not supported)")
-    if isinstance(layer, nn.Conv1d):   # PEFT's Conv1d Tucker cores (r, r, k, 1) -> relora's (r, r, k)
-        sd = {k: v.squeeze(-1) if k in ('hada_t1', 'hada_t2', 'lokr_t2') and v.dim() == 4 and v.shape[-1] == 1 else v for k, v in sd.items()}
+    if t: raise ValueError(f"{name}: unexpected tensor(s) {sorted(t)} in the adapter file (DoRA, "
+                           "biases, modules_to_save... are not supported)")
+    # PEFT's Conv1d Tucker cores (r, r, k, 1) -> relora's (r, r, k)
+    if isinstance(layer, nn.Conv1d):
+        cores = ('hada_t1', 'hada_t2', 'lokr_t2')
+        sd = {k: v.squeeze(-1) if k in cores and v.dim() == 4 and v.shape[-1] == 1 else v
+              for k, v in sd.items()}
     return cfg, sd
 
 # %% ../nbs/formats.ipynb #8a0aa8af
 def mha_part(model:nn.Module, # the adapted model
              path:str,        # an adapted layer's path
             ) -> str|None:    # 'in_proj', 'out_proj' or None
-    "Which part of an nn.MultiheadAttention the adapter at `path` corrects: its in_proj_weight, its out_proj, or neither."
+    ("Which part of an nn.MultiheadAttention the adapter at `path` corrects: its in_proj_weight, "
+     "its out_proj, or neither.")
     if isinstance(layer_at(model, path), nn.MultiheadAttention): return 'in_proj'
     parent, _, child = path.rpartition('.')
-    return 'out_proj' if child == 'out_proj' and isinstance(layer_at(model, parent), nn.MultiheadAttention) else None
+    return ('out_proj' if child == 'out_proj'
+            and isinstance(layer_at(model, parent), nn.MultiheadAttention) else None)
 
-_FULL_LYCORIS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)   # LyCORIS 4.1.3 modules/full.py: support_module
+# LyCORIS 4.1.3 modules/full.py: support_module
+_FULL_LYCORIS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 def from_relora(name:str,           # the layer's path, for error messages
                 layer:AdaptedLayer, # the adapted layer
                 fmt:str,            # 'peft' or 'kohya'
                ) -> dict:           # {suffix: tensor}
-    "The file tensors ({suffix: tensor}) for adapted layer `name` in format `fmt` ('peft' or 'kohya')."
+    ("The file tensors ({suffix: tensor}) for adapted layer `name` in format `fmt` ('peft' or "
+     "'kohya').")
     a, base = layer.adapter, layer.base_layer
     sd = dict(a.state_dict())
-    if fmt == 'kohya' and (linear_dims(base) or (0, 0, False))[2]:   # LyCORIS 4.1.3: "unknown is not supported"
-        raise ValueError(f"{name}: kohya/LyCORIS have no form for GPT-2's Conv1D (weight (in, out)); save it as 'peft' or 'relora'")
+    # LyCORIS 4.1.3: "unknown is not supported"
+    if fmt == 'kohya' and (linear_dims(base) or (0, 0, False))[2]:
+        raise ValueError(f"{name}: kohya/LyCORIS have no form for GPT-2's Conv1D (weight (in, "
+                         "out)); save it as 'peft' or 'relora'")
     if a.kind == 'full':
         if fmt != 'kohya':
-            raise ValueError(f"{name}: a full difference (kind 'full') has no {fmt} form; save it as 'kohya' or 'relora'")
+            raise ValueError(f"{name}: a full difference (kind 'full') has no {fmt} form; save it "
+                             "as 'kohya' or 'relora'")
         if type(base) not in _FULL_LYCORIS:
-            raise ValueError(f"{name}: LyCORIS applies a full difference (diff) to Linear and Conv layers only, not "
-                             f"{type(base).__name__}; save it as 'relora'")
+            raise ValueError(f"{name}: LyCORIS applies a full difference (diff) to Linear and Conv "
+                             f"layers only, not {type(base).__name__}; save it as 'relora'")
         return {'diff': a.delta_weight().detach()}   # the scale folded in: LyCORIS adds diff as is
     if a.kind in ('loha', 'lokr'):
-        if isinstance(base, nn.Conv1d) and fmt == 'peft':   # PEFT's Conv1d Tucker cores are (r, r, k, 1)
-            sd = {k: v.unsqueeze(-1) if k in ('hada_t1', 'hada_t2', 'lokr_t2') else v for k, v in sd.items()}
+        # PEFT's Conv1d Tucker cores are (r, r, k, 1)
+        if isinstance(base, nn.Conv1d) and fmt == 'peft':
+            sd = {
+                k: v.unsqueeze(-1) if k in ('hada_t1', 'hada_t2', 'lokr_t2') else v
+                for k, v in sd.items()}
         return sd
     n = _LORA_NAMES[fmt]
     if a.kind == 'lora':
         if a.embedding:
-            if fmt != 'peft': raise ValueError(f"{name}: an Embedding adapter has no kohya/LyCORIS form; save it as 'peft' or 'relora'")
+            if fmt != 'peft':
+                raise ValueError(
+                    f"{name}: an Embedding adapter has no kohya/LyCORIS form; save it as 'peft' or "
+                    "'relora'")
             return sd
         return {n['A']: sd['lora_A'], n['B']: sd['lora_B']}
     if a.kind == 'locon':
-        if a.reshape != 'flat': raise ValueError(f"{name}: locon reshape={a.reshape!r} has no {fmt} form (only 'flat')")
-        if a.groups != 1: raise ValueError(f"{name}: locon on a grouped convolution (groups={a.groups}) has no {fmt} form")
+        if a.reshape != 'flat':
+            raise ValueError(f"{name}: locon reshape={a.reshape!r} has no {fmt} form (only 'flat')")
+        if a.groups != 1:
+            raise ValueError(
+                f"{name}: locon on a grouped convolution (groups={a.groups}) has no {fmt} form")
         if fmt == 'peft':
-            if a.tucker: raise ValueError(f"{name}: PEFT's conv LoRA has no Tucker core (lora_mid); save it as 'kohya'")
+            if a.tucker:
+                raise ValueError(
+                    f"{name}: PEFT's conv LoRA has no Tucker core (lora_mid); save it as 'kohya'")
             if any(d != 1 for d in base.dilation) or base.padding_mode != 'zeros':
-                raise ValueError(f"{name}: PEFT's conv lora_A ignores dilation/padding_mode; save it as 'kohya' or 'relora'")
+                raise ValueError(f"{name}: PEFT's conv lora_A ignores dilation/padding_mode; save "
+                                 "it as 'kohya' or 'relora'")
         out = {n['A']: sd['lora_down'], n['B']: sd['lora_up']}
         if a.tucker: out[n['mid']] = sd['lora_mid']
         return out
-    raise ValueError(f"{name}: adapter kind {a.kind!r} has no {fmt} form (supported: lora, locon, loha, lokr"
-                     f"{', full' if fmt == 'kohya' else ''}); save it as 'relora'")
+    raise ValueError(f"{name}: adapter kind {a.kind!r} has no {fmt} form (supported: lora, locon, "
+                     f"loha, lokr{', full' if fmt == 'kohya' else ''}); save it as 'relora'")
 
 # %% ../nbs/formats.ipynb #a1f286e6
 def _detect_relora(path):
@@ -197,7 +240,8 @@ def _detect_relora(path):
     meta, _ = read_safetensors(path, tensors=False)
     return meta.get('format') == FORMAT
 
-register_format('relora', _detect_relora, lambda path, model, **kw: read_adapter_file(path), lambda model, path, **kw: save_adapters(model, path))
+register_format('relora', _detect_relora, lambda path, model, **kw: read_adapter_file(path),
+                lambda model, path, **kw: save_adapters(model, path))
 _FORMAT_MODULES = ('relora.peft_dirs', 'relora.kohya')   # register 'peft' and 'kohya' when imported
 
 def _formats() -> dict:
@@ -208,56 +252,68 @@ def _formats() -> dict:
 def detect_format(path) -> str:
     "The name of the format of adapter file or directory `path`, or an error saying why none fits."
     path = os.fspath(path)
-    if not os.path.exists(path): raise FileNotFoundError(f"{path}: no such adapter file or directory")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such adapter file or directory")
     if os.path.isdir(path) and not os.path.isfile(os.path.join(path, 'adapter_config.json')):
-        raise ValueError(f"{path}: a directory without adapter_config.json (a PEFT adapter directory has both files)")
+        raise ValueError(f"{path}: a directory without adapter_config.json (a PEFT adapter "
+                         "directory has both files)")
     for name, (detect, _, _) in _formats().items():
         if detect(path): return name
     meta, keys = read_safetensors(path, tensors=False)
     if any(PEFT_KEY.fullmatch(k.removeprefix(PEFT_PREFIX)) for k in keys):
-        raise ValueError(f"{path}: PEFT tensors without their config: pass the directory that holds adapter_config.json")
-    raise ValueError(f"{path}: not a relora adapter file (metadata format={meta.get('format')!r}), nor a kohya/LyCORIS one "
-                     f"({len(keys)} tensors, e.g. {list(keys)[:3]})")
+        raise ValueError(f"{path}: PEFT tensors without their config: pass the directory that "
+                         "holds adapter_config.json")
+    raise ValueError(f"{path}: not a relora adapter file (metadata format={meta.get('format')!r}), "
+                     f"nor a kohya/LyCORIS one ({len(keys)} tensors, e.g. {list(keys)[:3]})")
 
 # %% ../nbs/formats.ipynb #1ed628b4
 def _reconcile(model, cfg:dict) -> dict:
-    "cfg, with the existing adapter's config for each layer whose adapter has the file's kind and scale."
+    ("cfg, with the existing adapter's config for each layer whose adapter has the file's kind and "
+     "scale.")
     out = dict(cfg)
     for p, l in adapted_layers(model).items():
         c = cfg.get(p)
         if c is None or c['kind'] != l.adapter.kind: continue
         s = c['alpha'] / (math.sqrt(c['r']) if c.get('rslora') else c['r'])
-        if c['r'] == l.adapter.r and math.isclose(s, l.adapter.scale, rel_tol=1e-5): out[p] = l.adapter.config()
+        if c['r'] == l.adapter.r and math.isclose(s, l.adapter.scale, rel_tol=1e-5):
+            out[p] = l.adapter.config()
     return out
 
 def read_adapters(path,                # an adapter file or directory
-                  model:nn.Module,     # the model it is for (resolves kohya names, picks LoRA vs LoCon by layer type)
+                  # the model it is for (resolves kohya names, picks LoRA vs LoCon by layer type)
+                  model:nn.Module,
                   format:str='auto',   # 'auto', or a name in FORMATS
                   **kw) -> tuple:      # (relora config, relora state dict)
-    "Any adapter file in relora's terms ({path: config}, {'<path>.<factor>': tensor}), without touching the model."
+    ("Any adapter file in relora's terms ({path: config}, {'<path>.<factor>': tensor}), without "
+     "touching the model.")
     name = detect_format(path) if format == 'auto' else format
-    if name not in _formats(): raise ValueError(f"unknown adapter format {format!r}; known: auto, {', '.join(FORMATS)}")
+    if name not in _formats():
+        raise ValueError(f"unknown adapter format {format!r}; known: auto, {', '.join(FORMATS)}")
     return FORMATS[name][1](os.fspath(path), model, **kw)
 
-def load_adapters_from(model:nn.Module,   # the model to fill, or to attach adapters to (as PeftModel.from_pretrained)
+def load_adapters_from(model:nn.Module,   # the model to fill, or to attach adapters to
                        path,              # an adapter file or directory
                        format:str='auto', # 'auto', 'relora', 'peft' or 'kohya'
                        freeze:bool=True,  # when attaching, freeze everything but the adapters
                        trainable=None,    # patterns/types kept trainable when freezing
-                       untie:bool=False,  # give a tied layer (LM head, embedding) its own weight; else refused
+                       # give a tied layer (LM head, embedding) its own weight; else refused
+                       untie:bool=False,
                        **kw):             # format options (kohya: prefix=)
-    "Load an adapter file of any known format into `model`; every check passes before the model changes."
+    ("Load an adapter file of any known format into `model`; every check passes before the model "
+     "changes.")
     new, name = not adapted_layers(model), detect_format(path) if format == 'auto' else format
     cfg, sd = read_adapters(path, model, name, **kw)
-    cfg = cfg if name == 'relora' else _reconcile(model, cfg)   # relora files: the core's own checks
+    cfg = cfg if name == 'relora' else _reconcile(model, cfg)  # relora files: the core's own checks
     load_adapter_state_dict(model, sd, cfg, untie)
     if new and freeze: freeze_except_adapters(model, trainable)
     return model
 
 def save_adapters_as(model:nn.Module,     # an adapted model
-                     path,                # the file ('relora', 'kohya') or directory ('peft') to write
+                     path,  # the file ('relora', 'kohya') or directory ('peft') to write
                      format:str='relora', # a name in FORMATS
                      **kw):               # format options (kohya: prefix=)
-    "Save `model`'s adapters in `format`; what the format cannot express is refused before anything is written."
-    if format not in _formats(): raise ValueError(f"unknown adapter format {format!r}; known: {', '.join(FORMATS)}")
+    ("Save `model`'s adapters in `format`; what the format cannot express is refused before "
+     "anything is written.")
+    if format not in _formats():
+        raise ValueError(f"unknown adapter format {format!r}; known: {', '.join(FORMATS)}")
     FORMATS[format][2](model, os.fspath(path), **kw)
