@@ -13,53 +13,65 @@ from torch.optim import lr_scheduler as _lrs
 from .adapters import adapted_layers, add_adapters, adapter_kind, find_modules
 
 # %% ../nbs/relora.ipynb #418ba9eb
-def merge_and_reinit(model:nn.Module, # a model with adapters (from `add_adapters`)
+def merge_and_reinit(model:nn.Module, # a model with adapters (from add_adapters)
                     ) -> int: # the number of adapted layers restarted
-    "One ReLoRA restart: merge every adapter into its base weight (float32) and re-initialise it, in place."
+    ("One ReLoRA restart: merge every adapter into its base weight (float32) and re-initialise it, "
+     "in place.")
     layers = adapted_layers(model)
-    if not layers: raise ValueError(f"merge_and_reinit: {type(model).__name__} has no adapters (call add_adapters first)")
+    if not layers: raise ValueError(f"merge_and_reinit: {type(model).__name__} has no adapters "
+                                    "(call add_adapters first)")
     for name, l in layers.items():
         if not all(torch.isfinite(p).all() for p in l.adapter.parameters()):
             raise ValueError(f"merge_and_reinit: {name}: adapter has NaN/inf; no layer was merged")
-    for l in layers.values(): l.merge()      # every layer first: a kind with factors shared between layers
-    for name, l in layers.items():           # must not see them reset before all its layers are merged
-        l.merge_and_reset()                  # merge() is now a no-op; then merged = False and reset()
+    # every layer first: a kind with factors shared between layers
+    for l in layers.values(): l.merge()
+    for name, l in layers.items():  # must not see them reset before all its layers are merged
+        l.merge_and_reset()  # merge() is now a no-op; then merged = False and reset()
         ps = list(l.adapter.parameters())
         if ps and all(p.count_nonzero() == 0 for p in ps):
-            raise RuntimeError(f"merge_and_reinit: {name}: reset() left every factor zero (no gradient could flow)")
-    for cls in dict.fromkeys(type(l.adapter) for l in layers.values()): cls.after_restart(model)  # e.g. LoTR's shared U, V
+            raise RuntimeError(f"merge_and_reinit: {name}: reset() left every factor zero (no "
+                               "gradient could flow)")
+    # e.g. LoTR's shared U, V
+    for cls in dict.fromkeys(type(l.adapter) for l in layers.values()): cls.after_restart(model)
     return len(layers)
 
 # %% ../nbs/relora.ipynb #dde1b8f7
-_STATE_KEYS = {torch.optim.Adam: ('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'),  # AdamW subclasses Adam
+# AdamW subclasses Adam
+_STATE_KEYS = {torch.optim.Adam: ('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'),
                torch.optim.SGD: ('momentum_buffer',)}
 
 def _state_keys(optimizer):
     for cls, keys in _STATE_KEYS.items():
         if isinstance(optimizer, cls): return keys
-    raise TypeError(f"reset_optimizer_state: {type(optimizer).__name__} is not supported (Adam, AdamW, SGD); "
-                    "refusing rather than leaving its state untouched")
+    raise TypeError(f"reset_optimizer_state: {type(optimizer).__name__} is not supported (Adam, "
+                    "AdamW, SGD); refusing rather than leaving its state untouched")
 
 def _keep_mask(m:Tensor, mode:str, ratio:float, generator=None) -> Tensor:
-    "Boolean mask (shape of `m`) of the entries to keep: the top (1 - ratio) fraction by |m|, or random ones."
-    n = m.numel(); k = n - math.floor(ratio * n + 1e-9)  # entries kept; ratio*n rounded down to prune
+    ("Boolean mask (shape of `m`) of the entries to keep: the top (1 - ratio) fraction by |m|, or "
+     "random ones.")
+    # entries kept; ratio*n rounded down to prune
+    n = m.numel(); k = n - math.floor(ratio * n + 1e-9)
     keep = torch.zeros(n, dtype=torch.bool, device=m.device)
     if mode == 'full' or k <= 0: return keep.view_as(m)
-    if mode == 'magnitude': idx = torch.topk(m.detach().abs().flatten().float(), k, sorted=False).indices
+    if mode == 'magnitude':
+        idx = torch.topk(m.detach().abs().flatten().float(), k, sorted=False).indices
     else: idx = torch.randperm(n, generator=generator, device='cpu')[:k].to(m.device)
     keep[idx] = True
     return keep.view_as(m)
 
 def reset_optimizer_state(optimizer:torch.optim.Optimizer, # Adam, AdamW or SGD (with momentum)
-                          params,                     # the adapters' Parameters: only their state is touched
+                          params,  # the adapters' Parameters: only their state is touched
                           mode:str='magnitude',       # 'full', 'magnitude' or 'random'
-                          ratio:float=0.9,            # fraction of each state tensor to zero (ignored for 'full')
+                          # fraction of each state tensor to zero (ignored for 'full')
+                          ratio:float=0.9,
                           generator:torch.Generator|None=None, # for mode='random'
                          ) -> float: # fraction of the adapters' state entries zeroed
     "Prune the optimizer state of `params` with one mask per parameter shared by all its moments."
     if mode not in ('full', 'magnitude', 'random'):
-        raise ValueError(f"reset_optimizer_state: mode must be 'full', 'magnitude' or 'random', got {mode!r}")
-    if not 0 <= ratio <= 1: raise ValueError(f"reset_optimizer_state: ratio must be in [0, 1], got {ratio}")
+        raise ValueError("reset_optimizer_state: mode must be 'full', 'magnitude' or 'random', "
+                         f"got {mode!r}")
+    if not 0 <= ratio <= 1:
+        raise ValueError(f"reset_optimizer_state: ratio must be in [0, 1], got {ratio}")
     keys, zeroed, total = _state_keys(optimizer), 0, 0
     for p in params:
         st = optimizer.state.get(p, {})  # keyed by the Parameter object itself
@@ -72,15 +84,20 @@ def reset_optimizer_state(optimizer:torch.optim.Optimizer, # Adam, AdamW or SGD 
     return zeroed / total if total else 0.0
 
 # %% ../nbs/relora.ipynb #8c4fe496
-def jagged_cosine_lambda(total_steps:int, warmup_steps:int, restart_every:int|None=None, restart_warmup_steps:int=0,
-                         min_lr_ratio:float=0.1, first_restart_step:int|None=None):
-    "The multiplier lambda(step) of `jagged_cosine_schedule`, as a plain function (see there for the arguments)."
+def jagged_cosine_lambda(total_steps:int, warmup_steps:int, restart_every:int|None=None,
+                         restart_warmup_steps:int=0, min_lr_ratio:float=0.1,
+                         first_restart_step:int|None=None):
+    ("The multiplier lambda(step) of `jagged_cosine_schedule`, as a plain function (see there for "
+     "the arguments).")
     if first_restart_step is None: first_restart_step = restart_every
-    if restart_every is not None and restart_every < 1: raise ValueError(f"jagged_cosine_schedule: restart_every must be >= 1, got {restart_every}")
+    if restart_every is not None and restart_every < 1:
+        raise ValueError(f"jagged_cosine_schedule: restart_every must be >= 1, got {restart_every}")
     if first_restart_step is not None and first_restart_step < warmup_steps:
-        raise ValueError(f"jagged_cosine_schedule: first restart at step {first_restart_step} falls inside the first warm-up ({warmup_steps} steps)")
+        raise ValueError(f"jagged_cosine_schedule: first restart at step {first_restart_step} "
+                         f"falls inside the first warm-up ({warmup_steps} steps)")
     if restart_every is not None and restart_warmup_steps > restart_every:
-        raise ValueError(f"jagged_cosine_schedule: restart_warmup_steps={restart_warmup_steps} > restart_every={restart_every}")
+        raise ValueError(f"jagged_cosine_schedule: restart_warmup_steps={restart_warmup_steps} > "
+                         f"restart_every={restart_every}")
     def envelope(t):
         prog = min(max((t - warmup_steps) / max(1, total_steps - warmup_steps), 0.0), 1.0)
         return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * prog))
@@ -89,80 +106,108 @@ def jagged_cosine_lambda(total_steps:int, warmup_steps:int, restart_every:int|No
         if first_restart_step is not None and t >= first_restart_step and restart_warmup_steps > 0:
             k = 0 if restart_every is None else (t - first_restart_step) // restart_every
             tk = first_restart_step + k * (restart_every or 0)
-            if t - tk < restart_warmup_steps: return (t - tk) / restart_warmup_steps * envelope(tk + restart_warmup_steps)
+            if t - tk < restart_warmup_steps:
+                return (t - tk) / restart_warmup_steps * envelope(tk + restart_warmup_steps)
         return envelope(t)
     return lam
 
 def jagged_cosine_schedule(optimizer:torch.optim.Optimizer, # the optimizer whose LR to schedule
                            total_steps:int,          # T, steps in the whole run
                            warmup_steps:int,         # t_w, the first linear warm-up
-                           restart_every:int|None=None, # R, steps between restarts (None: no periodic restarts)
-                           restart_warmup_steps:int=0, # t_r, linear re-warm after each restart (paper: 50-100)
+                           # R, steps between restarts (None: no periodic restarts)
+                           restart_every:int|None=None,
+                           # t_r, linear re-warm after each restart (paper: 50-100)
+                           restart_warmup_steps:int=0,
                            min_lr_ratio:float=0.1,   # lambda_min, the envelope's floor
-                           first_restart_step:int|None=None, # t_1, step of the first restart (None: R)
+                           # t_1, step of the first restart (None: R)
+                           first_restart_step:int|None=None,
                           ) -> torch.optim.lr_scheduler.LambdaLR:
     "Warm-up, cosine envelope, and LR back to zero with a linear re-warm at every ReLoRA restart."
-    lam = jagged_cosine_lambda(total_steps, warmup_steps, restart_every, restart_warmup_steps, min_lr_ratio, first_restart_step)
+    lam = jagged_cosine_lambda(total_steps, warmup_steps, restart_every, restart_warmup_steps,
+                               min_lr_ratio, first_restart_step)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lam)
 
 # %% ../nbs/relora.ipynb #c0a1b2c4
 def _unwrap(obj, attr:str, cls):
-    "The torch object inside wrappers such as accelerate's (`.optimizer`, `.scheduler`), or `obj` itself."
+    ("The torch object inside wrappers such as accelerate's (`.optimizer`, `.scheduler`), or `obj` "
+     "itself.")
     while isinstance(getattr(obj, attr, None), cls): obj = getattr(obj, attr)
     return obj
 
-_SCHEDULERS = (_lrs.LambdaLR, _lrs.MultiplicativeLR, _lrs.StepLR, _lrs.MultiStepLR, _lrs.ConstantLR, _lrs.LinearLR,
-               _lrs.ExponentialLR, _lrs.CosineAnnealingLR, _lrs.PolynomialLR)  # one factor for every group
+# one factor for every group
+_SCHEDULERS = (_lrs.LambdaLR, _lrs.MultiplicativeLR, _lrs.StepLR, _lrs.MultiStepLR, _lrs.ConstantLR,
+               _lrs.LinearLR, _lrs.ExponentialLR, _lrs.CosineAnnealingLR, _lrs.PolynomialLR)
 
 def _check_scheduler(sched):
     "Refuse a scheduler to which the adapters' param group cannot be added consistently."
     name = type(sched).__name__
     if not isinstance(sched, _SCHEDULERS):
-        raise TypeError(f"ReLoRA: cannot add the adapters' param group to {name} at the warm start; use LambdaLR "
-                        "(e.g. transformers' get_scheduler) or another one-factor scheduler, or add the adapters first")
-    if isinstance(sched, (_lrs.LambdaLR, _lrs.MultiplicativeLR)) and len(set(map(id, sched.lr_lambdas))) != 1:
-        raise TypeError(f"ReLoRA: {name} has one lambda per param group; the adapters' group would have none: "
-                        "give a single lambda, or add the adapters first (warm_start=0)")
+        raise TypeError(f"ReLoRA: cannot add the adapters' param group to {name} at the warm "
+                        "start; use LambdaLR (e.g. transformers' get_scheduler) or another "
+                        "one-factor scheduler, or add the adapters first")
+    if isinstance(sched, (_lrs.LambdaLR, _lrs.MultiplicativeLR)) and len(
+            set(map(id, sched.lr_lambdas))) != 1:
+        raise TypeError(f"ReLoRA: {name} has one lambda per param group; the adapters' group would "
+                        "have none: give a single lambda, or add the adapters first (warm_start=0)")
 
 @contextlib.contextmanager
 def _seeded(seed:int):
-    "Run the block on a private random stream seeded by `seed`; the global CPU/CUDA streams are left untouched."
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
+    ("Run the block on a private random stream seeded by `seed`; the global CPU/CUDA streams are "
+     "left untouched.")
+    with torch.random.fork_rng(
+            devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
         torch.manual_seed(seed); yield
 
 # %% ../nbs/relora.ipynb #c0a1b2c5
 class ReLoRA:
-    "ReLoRA for any training loop: call `step()` after every optimizer step; it adds adapters, restarts, re-warms the LR."
-    def __init__(self, model:nn.Module,               # the model: with adapters, or without them and warm_start > 0
-                 optimizer:torch.optim.Optimizer,     # the loop's optimizer (Adam, AdamW or SGD when pruning)
-                 reset_every:int|None,                # R, optimizer steps between restarts (None: no restarts)
-                 scheduler=None,                      # the loop's LR scheduler (given the adapters' group at W)
-                 warm_start:int=0,                    # W, full-rank steps before the adapters (0: the model has them)
-                 adapter_kwargs:dict|None=None,       # add_adapters arguments for the switch (targets, r, trainable)
-                 adapter_lr:float|None=None,          # base LR of the adapters' group (None: the first group's)
-                 prune:str|None='magnitude',          # state reset: 'magnitude', 'random', 'full' or None (keep)
-                 prune_ratio:float=0.99,              # fraction of the adapters' optimizer state zeroed
-                 restart_warmup:int=50,               # t_r, steps of linear LR re-warm after each event (0: none)
+    ("ReLoRA for any training loop: call `step()` after every optimizer step; it adds adapters, "
+     "restarts, re-warms the LR.")
+    def __init__(self,
+                 model:nn.Module,  # the model: with adapters, or without them and warm_start > 0
+                 # the loop's optimizer (Adam, AdamW or SGD when pruning)
+                 optimizer:torch.optim.Optimizer,
+                 reset_every:int|None,  # R, optimizer steps between restarts (None: no restarts)
+                 scheduler=None,  # the loop's LR scheduler (given the adapters' group at W)
+                 warm_start:int=0,  # W, full-rank steps before the adapters (0: the model has them)
+                 # add_adapters arguments for the switch (targets, r, trainable)
+                 adapter_kwargs:dict|None=None,
+                 # base LR of the adapters' group (None: the first group's)
+                 adapter_lr:float|None=None,
+                 # state reset: 'magnitude', 'random', 'full' or None (keep)
+                 prune:str|None='magnitude',
+                 prune_ratio:float=0.99,  # fraction of the adapters' optimizer state zeroed
+                 # t_r, steps of linear LR re-warm after each event (0: none)
+                 restart_warmup:int=50,
                  max_warmup_fraction:float=0.5,       # t_r is at most this fraction of R
-                 seed:int=0,                          # seeds every re-initialisation (the same on every rank)
-                 after_restart=()):                   # callables f(relora, event), event 'adapters' or 'restart'
+                 seed:int=0,  # seeds every re-initialisation (the same on every rank)
+                 after_restart=()):  # callables f(relora, event), event 'adapters' or 'restart'
         if reset_every is not None and (int(reset_every) != reset_every or reset_every < 2):
-            raise ValueError(f"ReLoRA: reset_every must be an integer >= 2 (or None), got {reset_every}")
+            raise ValueError("ReLoRA: reset_every must be an integer >= 2 (or None), got "
+                             f"{reset_every}")
         if warm_start < 0: raise ValueError(f"ReLoRA: warm_start must be >= 0, got {warm_start}")
-        if reset_every is None and not warm_start: raise ValueError("ReLoRA: nothing to do (no restarts, no warm start)")
+        if reset_every is None and not warm_start:
+            raise ValueError("ReLoRA: nothing to do (no restarts, no warm start)")
         if prune not in (None, 'magnitude', 'random', 'full'):
-            raise ValueError(f"ReLoRA: prune must be 'magnitude', 'random', 'full' or None, got {prune!r}")
-        optimizer = _unwrap(optimizer, 'optimizer', torch.optim.Optimizer)  # e.g. accelerate's AcceleratedOptimizer
+            raise ValueError("ReLoRA: prune must be 'magnitude', 'random', 'full' or None, got "
+                             f"{prune!r}")
+        # e.g. accelerate's AcceleratedOptimizer
+        optimizer = _unwrap(optimizer, 'optimizer', torch.optim.Optimizer)
         if scheduler is not None: scheduler = _unwrap(scheduler, 'scheduler', _lrs.LRScheduler)
-        if prune is not None: _state_keys(optimizer)   # an optimizer we cannot prune: refused now, not at a restart
+        # an optimizer we cannot prune: refused now, not at a restart
+        if prune is not None: _state_keys(optimizer)
         driven = _unwrap(getattr(scheduler, 'optimizer', None), 'optimizer', torch.optim.Optimizer)
         if scheduler is not None and driven is not optimizer:
-            raise ValueError(f"ReLoRA: the scheduler ({type(scheduler).__name__}) does not drive this optimizer")
-        self.model, self.opt, self.sched, self.R, self.W = model, optimizer, scheduler, reset_every, int(warm_start)
-        self.adapter_kwargs, self.adapter_lr, self.prune, self.prune_ratio = adapter_kwargs, adapter_lr, prune, prune_ratio
-        self.t_r = restart_warmup if self.R is None else min(restart_warmup, max(1, int(max_warmup_fraction * self.R)))
+            raise ValueError(f"ReLoRA: the scheduler ({type(scheduler).__name__}) does not drive "
+                             "this optimizer")
+        self.model, self.opt, self.sched = model, optimizer, scheduler
+        self.R, self.W = reset_every, int(warm_start)
+        self.adapter_kwargs, self.adapter_lr = adapter_kwargs, adapter_lr
+        self.prune, self.prune_ratio = prune, prune_ratio
+        self.t_r = restart_warmup if self.R is None else min(
+            restart_warmup, max(1, int(max_warmup_fraction * self.R)))
         self.seed = seed
-        self.t, self.after_restart, self._stepped = 0, list(after_restart), False    # t: optimizer steps done
+        # t: optimizer steps done
+        self.t, self.after_restart, self._stepped = 0, list(after_restart), False
         if self.W == 0: self._check_adapters()
         else: self._check_warm_start()
         self._hooks = [optimizer.register_step_pre_hook(self._scale_lr),
@@ -170,50 +215,65 @@ class ReLoRA:
 
     def adapter_params(self) -> list:
         "The adapters' Parameters, each once (factors shared between layers appear once)."
-        return list({id(p): p for l in adapted_layers(self.model).values() for p in l.adapter.parameters()}.values())
+        return list({id(p): p for l in adapted_layers(self.model).values()
+                     for p in l.adapter.parameters()}.values())
 
     def last_event(self, t:int) -> int|None: # optimizer steps done
         "The step of the last switch or restart at or before `t` (None: none yet)."
         if t < self.W or (self.W == 0 and t < self.R): return None
         return self.W if self.R is None else self.W + (t - self.W) // self.R * self.R
 
-    def lr_multiplier(self, t:int|None=None) -> float: # optimizer steps done before the step (None: now)
-        "m(t) in [0, 1], the factor on the scheduler's LR for the optimizer step taken after `t` steps."
+    def lr_multiplier(self,
+                      t:int|None=None) -> float: # optimizer steps done before the step (None: now)
+        ("m(t) in [0, 1], the factor on the scheduler's LR for the optimizer step taken after `t` "
+         "steps.")
         t = self.t if t is None else t
         e = self.last_event(t)
         return 1.0 if e is None or self.t_r == 0 else min(1.0, (t - e) / self.t_r)
 
-    restarts = property(lambda self: max(0, (self.t - self.W) // self.R) if self.R else 0, doc="Restarts done so far.")
+    restarts = property(lambda self: max(0, (self.t - self.W) // self.R) if self.R else 0,
+                        doc="Restarts done so far.")
 
 # %% ../nbs/relora.ipynb #c0a1b2c7
 def _check_adapters(self):
     layers = adapted_layers(self.model)
-    if not layers: raise ValueError(f"ReLoRA: {type(self.model).__name__} has no adapters: call add_adapters first, "
-                                    "or give warm_start=W and adapter_kwargs to add them at step W")
-    if self.adapter_kwargs: raise ValueError("ReLoRA: adapter_kwargs are only for warm_start > 0 (the model has adapters)")
+    if not layers: raise ValueError(f"ReLoRA: {type(self.model).__name__} has no adapters: call "
+                                    "add_adapters first, or give warm_start=W and adapter_kwargs "
+                                    "to add them at step W")
+    if self.adapter_kwargs:
+        raise ValueError(
+            "ReLoRA: adapter_kwargs are only for warm_start > 0 (the model has adapters)")
     held = {id(p) for g in self.opt.param_groups for p in g['params']}
     for n, l in layers.items():
         for k, p in l.adapter.named_parameters():
-            if id(p) not in held: raise ValueError(f"ReLoRA: the optimizer does not hold {n}.adapter.{k}: create the "
-                                                  "optimizer after add_adapters, from the model's trainable parameters")
+            if id(p) not in held:
+                raise ValueError(
+                    f"ReLoRA: the optimizer does not hold {n}.adapter.{k}: create the "
+                    "optimizer after add_adapters, from the model's trainable parameters")
 
 def _check_warm_start(self):
-    if adapted_layers(self.model): raise ValueError(f"ReLoRA: the model has adapters already but warm_start={self.W} would "
-                                                    "add them again: pass warm_start=0, or a model without adapters")
+    if adapted_layers(self.model):
+        raise ValueError(f"ReLoRA: the model has adapters already but warm_start={self.W} would "
+                         "add them again: pass warm_start=0, or a model without adapters")
     kw = self.adapter_kwargs or {}
-    if 'targets' not in kw: raise ValueError("ReLoRA: warm_start > 0 needs adapter_kwargs with 'targets' (for add_adapters)")
-    adapter_kind(kw.get('kind', 'lora')); find_modules(self.model, kw['targets'], kw.get('exclude'))  # typos fail now
+    if 'targets' not in kw:
+        raise ValueError(
+            "ReLoRA: warm_start > 0 needs adapter_kwargs with 'targets' (for add_adapters)")
+    # typos fail now
+    adapter_kind(kw.get('kind', 'lora')); find_modules(self.model, kw['targets'], kw.get('exclude'))
     if self.sched is not None: _check_scheduler(self.sched)
     elif any('initial_lr' in g for g in self.opt.param_groups):
-        raise ValueError("ReLoRA: the optimizer is driven by a scheduler (its groups have 'initial_lr'): pass it as "
-                         "scheduler=... so that the adapters' param group is scheduled too")
+        raise ValueError("ReLoRA: the optimizer is driven by a scheduler (its groups have "
+                         "'initial_lr'): pass it as scheduler=... so that the adapters' param "
+                         "group is scheduled too")
 
 ReLoRA._check_adapters, ReLoRA._check_warm_start = _check_adapters, _check_warm_start
 
 # %% ../nbs/relora.ipynb #c0a1b2c9
 def _scale_lr(self, opt, args, kwargs):    # optimizer step pre-hook: LR * m(t), for this step only
-    if self._stepped: raise RuntimeError("ReLoRA: optimizer.step() ran twice without relora.step() in between: "
-                                         "call relora.step() once after every optimizer step")
+    if self._stepped:
+        raise RuntimeError("ReLoRA: optimizer.step() ran twice without relora.step() in between: "
+                           "call relora.step() once after every optimizer step")
     m, self._lrs = self.lr_multiplier(), [g['lr'] for g in opt.param_groups]
     for g in opt.param_groups: g['lr'] = g['lr'] * m
 
@@ -221,11 +281,14 @@ def _restore_lr(self, opt, args, kwargs):  # post-hook: the scheduler only ever 
     for g, lr in zip(opt.param_groups, self._lrs): g['lr'] = lr
     self._stepped = True
 
-def _step(self, check:bool=True) -> dict: # refuse a call without an optimizer step since the last one
-    "After optimizer step t: add the adapters if t == W, restart if t == W + kR (k >= 1); returns a log entry."
+def _step(self,
+          check:bool=True) -> dict: # refuse a call without an optimizer step since the last one
+    ("After optimizer step t: add the adapters if t == W, restart if t == W + kR (k >= 1); returns "
+     "a log entry.")
     if check and not self._stepped:
-        raise RuntimeError("ReLoRA.step: no optimizer step since the last call: call it once per optimizer step "
-                           "(after the gradient-accumulation micro-batches), not once per batch")
+        raise RuntimeError("ReLoRA.step: no optimizer step since the last call: call it once per "
+                           "optimizer step (after the gradient-accumulation micro-batches), not "
+                           "once per batch")
     self._stepped, self.t = False, self.t + 1
     log = dict(step=self.t)
     if self.W and self.t == self.W: self._switch(); log['adapters'] = True
@@ -233,52 +296,68 @@ def _step(self, check:bool=True) -> dict: # refuse a call without an optimizer s
         log['zeroed'], log['restart'] = self._restart(), True
     return dict(log, lr_multiplier=self.lr_multiplier())
 
-def _event_seed(self) -> int: return self.seed * 1_000_003 + self.t   # one stream per event, the same on every rank
+def _event_seed(self) -> int: # one stream per event, the same on every rank
+    return self.seed * 1_000_003 + self.t
 
 def _switch(self):
-    "Add the adapters; frozen parameters leave the optimizer, the adapters join it as a new param group."
+    ("Add the adapters; frozen parameters leave the optimizer, the adapters join it as a new param "
+     "group.")
     with _seeded(self._event_seed()): add_adapters(self.model, **self.adapter_kwargs)
     frozen = {id(p) for p in self.model.parameters() if not p.requires_grad}
     for g in self.opt.param_groups:
         for p in g['params']:
             if id(p) in frozen: self.opt.state.pop(p, None); p.grad = None
-        g['params'] = [p for p in g['params'] if id(p) not in frozen]   # the others keep their state (keyed by Parameter)
+        # the others keep their state (keyed by Parameter)
+        g['params'] = [p for p in g['params'] if id(p) not in frozen]
     g0 = self.opt.param_groups[0]
     base = self.adapter_lr or g0.get('initial_lr', g0['lr'])
-    now = base * (g0['lr'] / g0['initial_lr'] if g0.get('initial_lr') else 1.0)  # the scheduler's current factor
-    group = dict(params=self.adapter_params(), lr=now, **({'initial_lr': base} if 'initial_lr' in g0 else {}))
+    # the scheduler's current factor
+    now = base * (g0['lr'] / g0['initial_lr'] if g0.get('initial_lr') else 1.0)
+    group = dict(params=self.adapter_params(), lr=now,
+                 **({'initial_lr': base} if 'initial_lr' in g0 else {}))
     self.opt.add_param_group(group)
     if self.sched is not None:
         s = self.sched
-        if isinstance(s, (_lrs.LambdaLR, _lrs.MultiplicativeLR)): s.lr_lambdas.append(s.lr_lambdas[0])
+        if isinstance(s, (_lrs.LambdaLR, _lrs.MultiplicativeLR)):
+            s.lr_lambdas.append(s.lr_lambdas[0])
         s.base_lrs.append(base); s._last_lr.append(now)
     for f in self.after_restart: f(self, 'adapters')
 
 def _restart(self) -> float:
-    "Merge and re-init every adapter, prune the adapters' optimizer state; returns the fraction zeroed."
+    ("Merge and re-init every adapter, prune the adapters' optimizer state; returns the fraction "
+     "zeroed.")
     with _seeded(self._event_seed()): merge_and_reinit(self.model)
     gen, zeroed = torch.Generator().manual_seed(self._event_seed()), 0.0
-    if self.prune: zeroed = reset_optimizer_state(self.opt, self.adapter_params(), self.prune, self.prune_ratio, gen)
+    if self.prune:
+        zeroed = reset_optimizer_state(self.opt, self.adapter_params(), self.prune,
+                                       self.prune_ratio, gen)
     for f in self.after_restart: f(self, 'restart')
     return zeroed
 
-ReLoRA._scale_lr, ReLoRA._restore_lr, ReLoRA.step, ReLoRA._event_seed = _scale_lr, _restore_lr, _step, _event_seed
+ReLoRA._scale_lr, ReLoRA._restore_lr = _scale_lr, _restore_lr
+ReLoRA.step, ReLoRA._event_seed = _step, _event_seed
 ReLoRA._switch, ReLoRA._restart = _switch, _restart
 
 # %% ../nbs/relora.ipynb #c0a1b2d0
 def _config(self) -> dict:
-    return dict(reset_every=self.R, warm_start=self.W, prune=self.prune, prune_ratio=self.prune_ratio, restart_warmup=self.t_r,
-                seed=self.seed, adapter_lr=self.adapter_lr, adapter_kwargs=repr(self.adapter_kwargs))
+    return dict(reset_every=self.R, warm_start=self.W, prune=self.prune,
+                prune_ratio=self.prune_ratio, restart_warmup=self.t_r, seed=self.seed,
+                adapter_lr=self.adapter_lr, adapter_kwargs=repr(self.adapter_kwargs))
 
 def _state_dict(self) -> dict:
-    "The controller's state (steps done, adapters added) and settings, for a checkpoint (plain Python types)."
+    ("The controller's state (steps done, adapters added) and settings, for a checkpoint (plain "
+     "Python types).")
     return dict(t=self.t, adapted=bool(adapted_layers(self.model)), config=self._config())
 
-def _load_state_dict(self, sd:dict): # from `state_dict()`; load it BEFORE the model's, optimizer's and scheduler's
-    "Resume: check the settings, redo the switch if the run had made it (adapters, param groups), set the step."
+def _load_state_dict(self,
+                     # from state_dict(); load it BEFORE the model's, optimizer's and scheduler's
+                     sd:dict):
+    ("Resume: check the settings, redo the switch if the run had made it (adapters, param groups), "
+     "set the step.")
     diff = [k for k, v in self._config().items() if sd['config'].get(k) != v]
     if diff: raise ValueError(f"ReLoRA.load_state_dict: the checkpoint's settings differ in {diff}")
-    if self.t: raise RuntimeError("ReLoRA.load_state_dict: load into a fresh controller (this one has taken steps)")
+    if self.t: raise RuntimeError("ReLoRA.load_state_dict: load into a fresh controller (this one "
+                                  "has taken steps)")
     if sd['adapted'] and not adapted_layers(self.model): self.t = self.W; self._switch()
     self.t = sd['t']
     return self
@@ -287,4 +366,5 @@ def _close(self):
     "Remove the optimizer hooks (the LR is then the scheduler's alone)."
     for h in self._hooks: h.remove()
 
-ReLoRA._config, ReLoRA.state_dict, ReLoRA.load_state_dict, ReLoRA.close = _config, _state_dict, _load_state_dict, _close
+ReLoRA._config, ReLoRA.state_dict = _config, _state_dict
+ReLoRA.load_state_dict, ReLoRA.close = _load_state_dict, _close
