@@ -26,17 +26,22 @@ def rank_world() -> tuple:
     "(rank, world size) of this process; (0, 1) without a process group."
     return (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
 
-def init_distributed(backend:str|None=None, # 'gloo' (CPU) or 'nccl' (GPU); None: nccl if CUDA is available, else gloo
-                     timeout:float=120,      # seconds a collective may wait for the other ranks before failing
+def init_distributed(backend:str|None=None, # 'gloo' (CPU), 'nccl' (GPU); None: nccl if CUDA runs
+                     timeout:float=120,      # seconds a collective waits for the other ranks
                     ) -> torch.device:       # this rank's device
-    "Join the process group that `torchrun` describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)."
-    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
-    if missing: raise RuntimeError(f"init_distributed: {', '.join(missing)} not set; start with `torchrun --nproc_per_node N ...`")
+    ("Join the process group that `torchrun` describes in the environment (RANK, WORLD_SIZE, "
+     "MASTER_ADDR, MASTER_PORT).")
+    missing = [
+        k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
+    if missing: raise RuntimeError(f"init_distributed: {', '.join(missing)} not set; start with "
+                                   "`torchrun --nproc_per_node N ...`")
     backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
     if backend == 'nccl':
-        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0))); dev = torch.device('cuda', torch.cuda.current_device())
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+        dev = torch.device('cuda', torch.cuda.current_device())
     else: dev = torch.device('cpu')
-    if not is_distributed(): dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
+    if not is_distributed():
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
     return dev
 
 def free_port() -> int:
@@ -50,7 +55,8 @@ def unwrap(model:nn.Module) -> nn.Module:
 
 def wrap(model:nn.Module, # a plain or DDP-wrapped model
          device:torch.device|None=None) -> nn.Module: # this rank's device (CUDA: its index is used)
-    "Wrap `model` in a new DDP (broadcasting rank 0's weights); the plain model when not distributed."
+    ("Wrap `model` in a new DDP (broadcasting rank 0's weights); the plain model when not "
+     "distributed.")
     m = unwrap(model)
     if not is_distributed(): return m
     dev = device or next(m.parameters()).device
@@ -63,7 +69,8 @@ def weights_digest(model:nn.Module) -> str:
     for k, v in sorted(unwrap(model).state_dict().items()):
         if not isinstance(v, torch.Tensor): continue
         t = v.detach().cpu().contiguous()
-        h.update(f'{k}:{t.dtype}:{tuple(t.shape)}'.encode()); h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f'{k}:{t.dtype}:{tuple(t.shape)}'.encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 def check_in_sync(model:nn.Module) -> list:
@@ -77,33 +84,40 @@ def check_in_sync(model:nn.Module) -> list:
 
 # %% ../nbs/distributed.ipynb #8e5f9fa3
 class RankShard:
-    "This rank's slice of each global batch of a `TextData` (every rank draws the same global batch)."
-    def __init__(self, data, # a `relora.data.TextData`
+    ("This rank's slice of each global batch of a `TextData` (every rank draws the same global "
+     "batch).")
+    def __init__(self, data, # a relora.data.TextData
                  rank:int=0, world:int=1, # this rank, and the number of ranks
                  device=None): # move the batches here
         self.data, self.rank, self.world, self.device = data, rank, world, device
     def __getattr__(self, k): return getattr(self.__dict__['data'], k)
     def get_batch(self, split, batch_size, block_size, generator=None):
-        x, y = self.data.get_batch(split, batch_size * self.world, block_size, generator=generator)  # (B*world, T) each
+        # (B*world, T) each
+        x, y = self.data.get_batch(split, batch_size * self.world, block_size, generator=generator)
         sl = slice(self.rank * batch_size, (self.rank + 1) * batch_size)
-        x, y = x[sl], y[sl]                                                                          # (B, T) each
+        x, y = x[sl], y[sl]  # (B, T) each
         return (x, y) if self.device is None else (x.to(self.device), y.to(self.device))
 
 # %% ../nbs/distributed.ipynb #6595b3e3
 class DDPReLoRATrainer(ReLoRATrainer):
-    "`ReLoRATrainer` under DistributedDataParallel (call `init_distributed()` first, or it runs on one process)."
-    def __init__(self, model:nn.Module, data, cfg:TrainConfig, device=None, # this rank's device (None: the model's)
+    ("`ReLoRATrainer` under DistributedDataParallel (call `init_distributed()` first, or it runs "
+     "on one process).")
+    def __init__(self, model:nn.Module, data, cfg:TrainConfig,
+                 device=None, # this rank's device (None: the model's)
                  rewrap:bool=True, # re-wrap DDP at the switch (False only to show why it is needed)
-                 **kw):            # get_batch, loss_fn, eval_fn of `ReLoRATrainer` (get_batch: this rank's slice)
+                 # get_batch, loss_fn, eval_fn of ReLoRATrainer (get_batch: this rank's slice)
+                 **kw):
         self.rank, self.world = rank_world()
         model = unwrap(model)
         self.device, self.rewrap = device or next(model.parameters()).device, rewrap
         shard = None if data is None else RankShard(data, self.rank, self.world, self.device)
         super().__init__(model.to(self.device), shard, cfg, **kw)
-        self.module = wrap(model, self.device)   # the loss goes through DDP: gradients averaged across ranks
+        # the loss goes through DDP: gradients averaged across ranks
+        self.module = wrap(model, self.device)
 
     def after_event(self, relora, event:str): # event: 'adapters' (the switch) or 'restart'
-        "After the switch, a new DDP wrapper that registers the adapters (restarts keep the Parameters)."
+        ("After the switch, a new DDP wrapper that registers the adapters (restarts keep the "
+         "Parameters).")
         if event == 'adapters' and self.rewrap: self.module = wrap(self.model, self.device)
 
     def save(self, path):
@@ -113,38 +127,50 @@ class DDPReLoRATrainer(ReLoRATrainer):
 
 # %% ../nbs/distributed.ipynb #a0c1509c
 def main(argv=None):
-    "ReLoRA on a tiny GPT under torchrun: `torchrun --nproc_per_node 2 -m relora.distributed --steps 24`."
+    ("ReLoRA on a tiny GPT under torchrun: `torchrun --nproc_per_node 2 -m relora.distributed "
+     "--steps 24`.")
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument('--corpus', default='sonnets'); p.add_argument('--steps', type=int, default=24)
-    p.add_argument('--warm_start', type=int, default=8); p.add_argument('--reset_every', type=int, default=8)
-    p.add_argument('--rank', type=int, default=4); p.add_argument('--batch_size', type=int, default=4)
-    p.add_argument('--block_size', type=int, default=16); p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--backend', default=None, help='gloo or nccl (default: nccl if CUDA is available)')
+    p.add_argument('--warm_start', type=int, default=8)
+    p.add_argument('--reset_every', type=int, default=8)
+    p.add_argument('--rank', type=int, default=4)
+    p.add_argument('--batch_size', type=int, default=4)
+    p.add_argument('--block_size', type=int, default=16)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--backend', default=None,
+                   help='gloo or nccl (default: nccl if CUDA is available)')
     p.add_argument('--out', default=None, help="directory for each rank's weights and log")
-    p.add_argument('--no_rewrap', action='store_true', help='add the adapters inside the old DDP wrapper (to see the ranks diverge)')
+    p.add_argument('--no_rewrap', action='store_true',
+                   help='add the adapters inside the old DDP wrapper (to see the ranks diverge)')
     a = p.parse_args(argv)
     dev = init_distributed(a.backend); rank, world = rank_world()
     try:
-        torch.manual_seed(a.seed + rank)       # per-rank random stream: the model inits differ until DDP syncs them
+        # per-rank random stream: the model inits differ until DDP syncs them
+        torch.manual_seed(a.seed + rank)
         data = TextData(corpus_path(a.corpus))
         model = GPT(GPTConfig.tiny(len(data.vocab), block_size=a.block_size)).to(dev)
-        cfg = TrainConfig(steps=a.steps, warm_start=a.warm_start, reset_every=a.reset_every, rank=a.rank, batch_size=a.batch_size,
-                          block_size=a.block_size, warmup=2, restart_warmup=2, eval_batches=2, seed=a.seed, progress=False)
+        cfg = TrainConfig(steps=a.steps, warm_start=a.warm_start, reset_every=a.reset_every,
+                          rank=a.rank, batch_size=a.batch_size, block_size=a.block_size, warmup=2,
+                          restart_warmup=2, eval_batches=2, seed=a.seed, progress=False)
         tr = DDPReLoRATrainer(model, data, cfg, dev, rewrap=not a.no_rewrap)
         val = tr.fit()
         if a.out:
             os.makedirs(a.out, exist_ok=True); plain = unwrap(tr.model)
             sd = {k: v.detach().cpu().contiguous().clone() for k, v in plain.state_dict().items()}
-            sd = {k: v for k, v in sd.items() if k != 'lm_head.weight' or 'wte.weight' not in sd}   # tied: stored once
+            # tied: stored once
+            sd = {k: v for k, v in sd.items() if k != 'lm_head.weight' or 'wte.weight' not in sd}
             save_file(sd, os.path.join(a.out, f'rank{rank}.safetensors'))
             with open(os.path.join(a.out, f'rank{rank}.json'), 'w') as f:
-                json.dump(dict(digest=weights_digest(plain), val_loss=val, resets=tr.resets, world=world,
-                               reset_steps=[l['step'] for l in tr.logs if l.get('reset')], losses=[l['loss'] for l in tr.logs]), f)
+                json.dump(
+                    dict(digest=weights_digest(plain), val_loss=val, resets=tr.resets, world=world,
+                         reset_steps=[l['step'] for l in tr.logs if l.get('reset')],
+                         losses=[l['loss'] for l in tr.logs]), f)
         if not a.no_rewrap: check_in_sync(tr.model)
         del tr; gc.collect()                   # the DDP wrappers go before their process group
-        dist.barrier()                         # no rank leaves while another is still in a collective
+        dist.barrier()  # no rank leaves while another is still in a collective
     finally:
-        if is_distributed(): dist.destroy_process_group()   # before exit: gloo's threads must not outlive it
+        # before exit: gloo's threads must not outlive it
+        if is_distributed(): dist.destroy_process_group()
 
 # %% ../nbs/distributed.ipynb #9fa467d3
 #| eval: false
@@ -152,13 +178,17 @@ if __name__ == '__main__': main()
 
 # %% ../nbs/distributed.ipynb #9ace8623
 def run_torchrun(nproc:int=2, # processes (ranks) on this machine
-                 args:list=(), # arguments for `main`
+                 args:list=(), # arguments for main
                  timeout:float=120) -> str: # seconds before giving up
-    "Run `main` under `torchrun --standalone` (its own free port) on the loopback interface; returns its output (raises on failure)."
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '--max-restarts=0',
-           '-m', 'relora.distributed', *map(str, args)]
+    ("Run `main` under `torchrun --standalone` (its own free port) on the loopback interface; "
+     "returns its output (raises on failure).")
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}',
+        '--max-restarts=0', '-m', 'relora.distributed', *map(str, args)]
+    # loopback: no interface lookup by host name
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
-           'GLOO_SOCKET_IFNAME': os.environ.get('GLOO_SOCKET_IFNAME', 'lo')}   # loopback: no interface lookup by host name
+           'GLOO_SOCKET_IFNAME': os.environ.get('GLOO_SOCKET_IFNAME', 'lo')}
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    if r.returncode: raise RuntimeError(f"run_torchrun: exit code {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
+    if r.returncode: raise RuntimeError("run_torchrun: exit code "
+                                        f"{r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
     return r.stdout + r.stderr

@@ -14,26 +14,34 @@ from .relora import ReLoRA
 
 # %% ../nbs/hf.ipynb #1433740e
 class HFCausalLM(nn.Module):
-    "A Hugging Face causal LM (`LlamaForCausalLM`, `GPT2LMHeadModel`, ...) as relora's `model(idx, targets) -> (logits, loss)`."
-    def __init__(self, lm:nn.Module): # the causal LM: lm(input_ids=...) returns an output with `.logits`
+    ("A Hugging Face causal LM (`LlamaForCausalLM`, `GPT2LMHeadModel`, ...) as relora's "
+     "`model(idx, targets) -> (logits, loss)`.")
+    def __init__(self, lm:nn.Module): # the causal LM (its output has .logits)
         super().__init__()
-        self.lm = lm  # adapters go inside it: save them with `save_adapters(wrapper.lm, ...)` so paths match the HF model
+        # adapters go inside it: save them with `save_adapters(wrapper.lm, ...)`
+        # so paths match the HF model
+        self.lm = lm
 
     def forward(self, idx:Tensor,           # (B, T) token ids
-                targets:Tensor|None=None,   # (B, T) next-token ids, targets[:, t] == idx[:, t+1] (not shifted again)
+                # (B, T) next-token ids, targets[:, t] == idx[:, t+1] (not shifted again)
+                targets:Tensor|None=None,
                ) -> tuple:                  # logits (B, T, V), loss (scalar; None without targets)
         logits = self.lm(input_ids=idx, use_cache=False).logits              # (B, T, V)
         if targets is None: return logits, None
-        return logits, F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())  # (B T, V), (B T,)
+        # (B T, V), (B T,)
+        return logits, F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
 
 # %% ../nbs/hf.ipynb #h0a1b2c1
 class ReLoRACallback:
-    "ReLoRA inside `transformers.Trainer` (`callbacks=[ReLoRACallback(R, ...)]`), on its own optimizer and scheduler."
+    ("ReLoRA inside `transformers.Trainer` (`callbacks=[ReLoRACallback(R, ...)]`), on its own "
+     "optimizer and scheduler.")
     def __init__(self, reset_every:int, # R, optimizer steps between restarts
-                 **kw):                 # the other arguments of `relora.relora.ReLoRA` (warm_start, adapter_kwargs, ...)
+                 # the other arguments of relora.relora.ReLoRA (warm_start, adapter_kwargs, ...)
+                 **kw):
         self.kw, self.relora, self.logs = dict(reset_every=reset_every, **kw), None, []
 
-    def __getattr__(self, name):        # the Trainer's other events (on_log, on_evaluate, ...): nothing to do
+    # the Trainer's other events (on_log, on_evaluate, ...): nothing to do
+    def __getattr__(self, name):
         if name.startswith('on_'): return lambda *args, **kwargs: None
         raise AttributeError(name)
 
@@ -41,38 +49,50 @@ class ReLoRACallback:
         self.relora = ReLoRA(model, optimizer, scheduler=scheduler, **self.kw)
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.logs.append(self.relora.step(check=False))   # a step an AMP scaler skipped still counts, as for the Trainer
+        # a step an AMP scaler skipped still counts, as for the Trainer
+        self.logs.append(self.relora.step(check=False))
 
     def on_save(self, args, state, control, **kwargs):
         d = os.path.join(args.output_dir, f'checkpoint-{state.global_step}')
-        if not os.path.isdir(d): raise FileNotFoundError(f"ReLoRACallback: {d} (the Trainer's checkpoint) does not exist")
+        if not os.path.isdir(d):
+            raise FileNotFoundError(
+                f"ReLoRACallback: {d} (the Trainer's checkpoint) does not exist")
         def write(f):
             with open(f, 'w') as fh: json.dump(self.relora.state_dict(), fh)
         atomic_write(os.path.join(d, 'relora.json'), write)
 
 # %% ../nbs/hf.ipynb #h0a1b2c3
-def _prepare_resume(self, trainer, # the Trainer, before `trainer.train(resume_from_checkpoint=checkpoint)`
+def _prepare_resume(self, trainer, # the Trainer, before trainer.train(resume_from_checkpoint=...)
                     checkpoint:str): # the checkpoint directory (with relora.json)
-    "Rebuild the adapters and the optimizer's param groups of the checkpoint's step, so that its files load into them."
+    ("Rebuild the adapters and the optimizer's param groups of the checkpoint's step, so that its "
+     "files load into them.")
     path = os.path.join(checkpoint, 'relora.json')
-    if not os.path.isfile(path): raise FileNotFoundError(f"{path}: not a checkpoint of a run with ReLoRACallback")
-    if trainer.args.max_steps <= 0: raise ValueError("ReLoRACallback.prepare_resume: set TrainingArguments.max_steps")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: not a checkpoint of a run with ReLoRACallback")
+    if trainer.args.max_steps <= 0:
+        raise ValueError("ReLoRACallback.prepare_resume: set TrainingArguments.max_steps")
     with open(path) as f: sd = json.load(f)
     trainer.create_optimizer_and_scheduler(num_training_steps=trainer.args.max_steps)
     self._bind(trainer.model, trainer.optimizer, trainer.lr_scheduler)
     self.relora.load_state_dict(sd)
 
-def _on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
+def _on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None,
+                    **kwargs):
     if self.kw.get('warm_start') and args.world_size > 1:
-        raise NotImplementedError("ReLoRACallback: warm_start under distributed training (DDP would not sync adapters added "
-                                  "mid-run): add the adapters before creating the Trainer and use warm_start=0")
+        raise NotImplementedError("ReLoRACallback: warm_start under distributed training (DDP "
+                                  "would not sync adapters added mid-run): add the adapters before "
+                                  "creating the Trainer and use warm_start=0")
     if self.relora is None:
-        if state.global_step: raise RuntimeError(f"ReLoRACallback: resuming at step {state.global_step}: call callback"
-                                                 ".prepare_resume(trainer, checkpoint) before trainer.train(...)")
+        if state.global_step:
+            raise RuntimeError(
+                f"ReLoRACallback: resuming at step {state.global_step}: call callback"
+                ".prepare_resume(trainer, checkpoint) before trainer.train(...)")
         self._bind(model, optimizer, lr_scheduler)
     elif self.relora.opt is not getattr(optimizer, 'optimizer', optimizer):
-        raise RuntimeError("ReLoRACallback: the Trainer's optimizer is not the one prepare_resume built")
+        raise RuntimeError("ReLoRACallback: the Trainer's optimizer is not the one prepare_resume "
+                           "built")
     if self.relora.t != state.global_step:
-        raise RuntimeError(f"ReLoRACallback: the Trainer is at step {state.global_step}, ReLoRA at step {self.relora.t}")
+        raise RuntimeError(f"ReLoRACallback: the Trainer is at step {state.global_step}, ReLoRA at "
+                           f"step {self.relora.t}")
 
 ReLoRACallback.prepare_resume, ReLoRACallback.on_train_begin = _prepare_resume, _on_train_begin

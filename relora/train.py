@@ -23,23 +23,29 @@ from .relora import ReLoRA, jagged_cosine_lambda
 from .model import estimate_loss
 
 # %% ../nbs/train.ipynb #512b7f02
-def _positive(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
-def _count(x, least:int) -> bool: return isinstance(x, int) and not isinstance(x, bool) and x >= least
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+def _count(x, least:int) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= least
 
 @dataclass
 class TrainConfig:
-    "Settings of a run; `steps` counts every optimizer step, warm start included; checked when made."
+    ("Settings of a run; `steps` counts every optimizer step, warm start included; checked when "
+     "made.")
     method:str='relora'       # 'full', 'lora' (warm start, adapters, no restarts) or 'relora'
     steps:int=1200            # optimizer steps in all
     warm_start:int=300        # W, full-rank steps before the adapters (ignored by 'full')
     reset_every:int=300       # R, steps between ReLoRA restarts
-    adapter:str='lora'        # an adapter kind (`relora.adapters.adapter_kind` resolves it)
+    adapter:str='lora'        # an adapter kind (relora.adapters.adapter_kind resolves it)
     rank:int=8                # r
     alpha:float|None=None     # adapter scale numerator (None: alpha = r)
-    adapter_options:dict=field(default_factory=dict) # kind-specific options for add_adapters (e.g. LoKr's factor)
-    targets:list=field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj', 'gate_proj'])
-    trainable:list=field(default_factory=lambda: ['wte', 'wpe', '*ln_*', 'lm_head'])  # full-rank trainable in the adapter phase
-    lr:float=1e-3             # peak LR of full-rank training and of `trainable`
+    # kind-specific options for add_adapters (e.g. LoKr's factor)
+    adapter_options:dict=field(default_factory=dict)
+    targets:list=field(default_factory=lambda: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj',
+                                                'down_proj', 'gate_proj'])
+    # full-rank trainable in the adapter phase
+    trainable:list=field(default_factory=lambda: ['wte', 'wpe', '*ln_*', 'lm_head'])
+    lr:float=1e-3             # peak LR of full-rank training and of trainable
     adapter_lr:float|None=None # peak LR of the adapters (None: 2 * lr, the paper's hint)
     weight_decay:float=0.0
     betas:tuple=(0.9, 0.95)
@@ -57,62 +63,75 @@ class TrainConfig:
     eval_batches:int=8
     seed:int=0
     progress:bool=True        # tqdm progress bar
-    schedule_steps:int|None=None # T, length of the LR schedule (None: steps); an extended run keeps its first T
+    # T, length of the LR schedule (None: steps); an extended run keeps its first T
+    schedule_steps:int|None=None
 
     def __post_init__(self):
-        def bad(name, problem): raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} {problem}")
-        if self.method not in ('full', 'lora', 'relora'): bad('method', "must be 'full', 'lora' or 'relora'")
+        def bad(name, problem):
+            raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} {problem}")
+        if self.method not in ('full', 'lora', 'relora'):
+            bad('method', "must be 'full', 'lora' or 'relora'")
         if self.optimizer_reset not in ('magnitude', 'random', 'full', 'none'):
             bad('optimizer_reset', "must be 'magnitude', 'random', 'full' or 'none'")
         for k in ('steps', 'rank', 'batch_size', 'block_size', 'grad_accum', 'eval_batches'):
             if not _count(getattr(self, k), 1): bad(k, "must be an int >= 1")
         for k in ('eval_every', 'warmup', 'restart_warmup'):
             if not _count(getattr(self, k), 0): bad(k, "must be an int >= 0")
-        if self.schedule_steps is not None and not _count(self.schedule_steps, 1): bad('schedule_steps', "must be an int >= 1 or None")
+        if self.schedule_steps is not None and not _count(self.schedule_steps, 1):
+            bad('schedule_steps', "must be an int >= 1 or None")
         if not _positive(self.lr): bad('lr', "must be a finite number > 0")
         for k in ('adapter_lr', 'alpha', 'grad_clip'):
-            if getattr(self, k) is not None and not _positive(getattr(self, k)): bad(k, "must be a finite number > 0")
+            if getattr(self, k) is not None and not _positive(getattr(self, k)):
+                bad(k, "must be a finite number > 0")
         for k in ('prune_ratio', 'min_lr_ratio'):
             if not 0 <= getattr(self, k) <= 1: bad(k, "must be in [0, 1]")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0): bad('weight_decay', "must be a finite number >= 0")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            bad('weight_decay', "must be a finite number >= 0")
         if self.method != 'full':
             if not _count(self.warm_start, 0) or self.warm_start >= self.steps:
-                bad('warm_start', f"must be >= 0 and less than steps={self.steps} for method={self.method!r}")
+                bad('warm_start', f"must be >= 0 and less than steps={self.steps} for "
+                                  f"method={self.method!r}")
             try: adapter_kind(self.adapter)
             except ValueError as e: bad('adapter', f"is not available: {e}")
         if self.method == 'relora':
             if not _count(self.reset_every, 2): bad('reset_every', "must be an int >= 2")
             if self.warm_start + self.reset_every >= self.steps:
-                bad('reset_every', f"leaves no restart: the adapter phase, steps={self.steps} - warm_start={self.warm_start}, has "
-                    f"{self.steps - self.warm_start} steps; use a smaller value, or method='lora' for LoRA without restarts")
+                bad('reset_every', f"leaves no restart: the adapter phase, steps={self.steps} - "
+                                   f"warm_start={self.warm_start}, has "
+                                   f"{self.steps - self.warm_start} steps; use a smaller value, or "
+                                   "method='lora' for LoRA without restarts")
         self.betas = tuple(self.betas)
 
     def adapter_args(self) -> dict:
         "The keyword arguments of `relora.adapters.add_adapters` at the switch to adapters."
-        return dict(kind=self.adapter, targets=self.targets, r=self.rank, alpha=self.alpha, trainable=self.trainable,
-                    **self.adapter_options)
+        return dict(kind=self.adapter, targets=self.targets, r=self.rank, alpha=self.alpha,
+                    trainable=self.trainable, **self.adapter_options)
 
 # %% ../nbs/train.ipynb #af6c7898
 def lr_envelope(cfg:TrainConfig):
-    "lambda(step) of the scheduler: linear warm-up, cosine over T down to `min_lr_ratio`, the floor after T."
+    ("lambda(step) of the scheduler: linear warm-up, cosine over T down to `min_lr_ratio`, the "
+     "floor after T.")
     T = cfg.schedule_steps or cfg.steps
     W = 0 if cfg.method == 'full' else cfg.warm_start
     R = cfg.reset_every if cfg.method == 'relora' else None
     return jagged_cosine_lambda(T, min(cfg.warmup, W or R or T), min_lr_ratio=cfg.min_lr_ratio)
 
 def relora_args(cfg:TrainConfig) -> dict|None:
-    "The keyword arguments of `relora.relora.ReLoRA` for the run `cfg` (None: no switch, no restart)."
+    ("The keyword arguments of `relora.relora.ReLoRA` for the run `cfg` (None: no switch, no "
+     "restart).")
     W = 0 if cfg.method == 'full' else cfg.warm_start
     R = cfg.reset_every if cfg.method == 'relora' else None
     if R is None and W == 0: return None
     T = cfg.schedule_steps or cfg.steps
-    t_r = min(cfg.restart_warmup, max(1, (T - W) // 2)) if cfg.jagged else 0   # ReLoRA caps it at R/2 itself
+    # ReLoRA caps it at R/2 itself
+    t_r = min(cfg.restart_warmup, max(1, (T - W) // 2)) if cfg.jagged else 0
     prune = None if cfg.optimizer_reset == 'none' else cfg.optimizer_reset
-    return dict(reset_every=R, warm_start=W, adapter_kwargs=cfg.adapter_args() if W else None, adapter_lr=cfg.adapter_lr or 2 * cfg.lr,
-                prune=prune, prune_ratio=cfg.prune_ratio, restart_warmup=t_r, seed=cfg.seed)
+    return dict(reset_every=R, warm_start=W, adapter_kwargs=cfg.adapter_args() if W else None,
+                adapter_lr=cfg.adapter_lr or 2 * cfg.lr, prune=prune, prune_ratio=cfg.prune_ratio,
+                restart_warmup=t_r, seed=cfg.seed)
 
 # %% ../nbs/train.ipynb #0c7e3434
-def gpt_loss(model:nn.Module, # relora's convention: model(x, y) -> (logits, loss), or the loss alone
+def gpt_loss(model:nn.Module, # relora's convention: model(x, y) -> (logits, loss) or the loss
              batch) -> Tensor: # (x, y), token ids (B, T) and next-token ids (B, T)
     "The training loss of a language model on one batch (the trainer's default `loss_fn`)."
     x, y = batch
@@ -120,13 +139,14 @@ def gpt_loss(model:nn.Module, # relora's convention: model(x, y) -> (logits, los
     return out[1] if isinstance(out, tuple) else out
 
 class ReLoRATrainer:
-    "Train any model as `cfg` says (ReLoRA by `relora.relora.ReLoRA`); `fit()`, and `save`/`load` that resume exactly."
-    def __init__(self, model:nn.Module,  # any model; its adapters come at the switch (or now, with warm_start=0)
-                 data=None,              # a `relora.data.TextData` (the default batches and evaluation), or None
+    ("Train any model as `cfg` says (ReLoRA by `relora.relora.ReLoRA`); `fit()`, and `save`/`load` "
+     "that resume exactly.")
+    def __init__(self, model:nn.Module,  # any model; adapters come at step warm_start (0: now)
+                 data=None,              # a relora.data.TextData (batches, evaluation), or None
                  cfg:TrainConfig|None=None, # the run (None: TrainConfig())
-                 get_batch=None,         # get_batch(generator) -> one micro-batch (None: data's training windows)
+                 get_batch=None,         # get_batch(generator) -> one micro-batch (None: from data)
                  loss_fn=gpt_loss,       # loss_fn(model, batch) -> scalar loss
-                 eval_fn=None):          # eval_fn(model) -> float, validation loss (None: `estimate_loss` on data)
+                 eval_fn=None):          # eval_fn(model) -> val loss (None: estimate_loss on data)
         cfg = cfg or TrainConfig()
         if data is None and (get_batch is None or eval_fn is None):
             raise ValueError("ReLoRATrainer: give data (a TextData), or both get_batch and eval_fn")
@@ -137,10 +157,11 @@ class ReLoRATrainer:
         self.step, self.skipped, self.logs, self.w_warm = 0, 0, [], {}
         self.gen = torch.Generator().manual_seed(cfg.seed)   # draws the training batches
         self.phase_tokens, self.phase_time = 0, 0.0          # throughput of the method's own phase
-        self.module = model                                  # what loss_fn calls (DDPReLoRATrainer: a DDP wrapper)
+        self.module = model  # what loss_fn calls (DDPReLoRATrainer: a DDP wrapper)
         if not self.adapted: self._check_targets()
         if self.W == 0: self._snapshot()
-        if self.W == 0 and cfg.method != 'full' and not self.adapted: add_adapters(model, **cfg.adapter_args())
+        if self.W == 0 and cfg.method != 'full' and not self.adapted:
+            add_adapters(model, **cfg.adapter_args())
         self.opt = self._optimizer()
         self.sched = LambdaLR(self.opt, lr_envelope(cfg))
         kw = relora_args(cfg)
@@ -149,27 +170,38 @@ class ReLoRATrainer:
 
     W = property(lambda self: 0 if self.cfg.method == 'full' else self.cfg.warm_start)
     adapted = property(lambda self: bool(adapted_layers(self.model)))
-    resets = property(lambda self: self.relora.restarts if self.relora else 0, doc="ReLoRA restarts done so far.")
+    resets = property(lambda self: self.relora.restarts if self.relora else 0,
+                      doc="ReLoRA restarts done so far.")
 
     def after_event(self, relora, event:str): # event: 'adapters' (the switch) or 'restart'
-        "Called by the controller after the switch and after each restart (a subclass re-wraps DDP here)."
+        ("Called by the controller after the switch and after each restart (a subclass re-wraps "
+         "DDP here).")
 
     def _optimizer(self):
-        "AdamW over the trainable parameters: full-rank ones at `lr`, then the adapters (if any) at `adapter_lr`."
-        c, ad = self.cfg, {id(p): p for l in adapted_layers(self.model).values() for p in l.adapter.parameters()}
+        ("AdamW over the trainable parameters: full-rank ones at `lr`, then the adapters (if any) "
+         "at `adapter_lr`.")
+        c, ad = self.cfg, {id(p): p for l in adapted_layers(self.model).values()
+                           for p in l.adapter.parameters()}
         rest = [p for p in self.model.parameters() if p.requires_grad and id(p) not in ad]
-        groups = [dict(params=rest, lr=c.lr), dict(params=list(ad.values()), lr=c.adapter_lr or 2 * c.lr)]
-        return torch.optim.AdamW([g for g in groups if g['params']], betas=c.betas, weight_decay=c.weight_decay)
+        groups = [
+            dict(params=rest, lr=c.lr),
+            dict(params=list(ad.values()), lr=c.adapter_lr or 2 * c.lr)]
+        return torch.optim.AdamW([g for g in groups if g['params']], betas=c.betas,
+                                 weight_decay=c.weight_decay)
 
     def _check_targets(self):
-        "Fail now, not at the switch, if the targets match nothing or the adapter kind cannot adapt them."
+        ("Fail now, not at the switch, if the targets match nothing or the adapter kind cannot "
+         "adapt them.")
         try: layers = find_modules(self.model, self.cfg.targets)
-        except ValueError as e: raise ValueError(f"TrainConfig: {e} (set TrainConfig.targets)") from None
-        if self.cfg.method == 'full': return          # the targets only name the layers `update_rank` measures
+        except ValueError as e:
+            raise ValueError(f"TrainConfig: {e} (set TrainConfig.targets)") from None
+        # the targets only name the layers `update_rank` measures
+        if self.cfg.method == 'full': return
         cls = adapter_kind(self.cfg.adapter)
         bad = [f'{n} ({type(m).__name__})' for n, m in layers.items() if not cls.can_adapt(m)]
-        if bad: raise ValueError(f"TrainConfig: adapter={self.cfg.adapter!r} cannot adapt {bad[0]}"
-                                 f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}: it adapts {cls.adapts}")
+        if bad: raise ValueError(f"TrainConfig: adapter={self.cfg.adapter!r} cannot adapt "
+                                 f"{bad[0]}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}: "
+                                 f"it adapts {cls.adapts}")
 
     def _snapshot(self):
         "W_warm: float32 copies of the target layers' weights."
@@ -178,15 +210,18 @@ class ReLoRATrainer:
 
 # %% ../nbs/train.ipynb #eae90dd3
 def _train_step(self) -> dict:
-    "One optimizer step, after the controller's step for the previous one (switch or restart, if due); returns its log."
+    ("One optimizer step, after the controller's step for the previous one (switch or restart, if "
+     "due); returns its log.")
     c, t, log = self.cfg, self.step, {}
-    if self.relora and self.relora.t < t:            # deferred to here: nothing happens after a run's last step
+    # deferred to here: nothing happens after a run's last step
+    if self.relora and self.relora.t < t:
         if t == self.W: self._snapshot()
-        ev = self.relora.step(check=False)           # a skipped step counts too (the schedule is by step)
+        ev = self.relora.step(check=False)  # a skipped step counts too (the schedule is by step)
         if ev.get('adapters'): log['adapters'] = True
         if ev.get('restart'): log.update(reset=True, zeroed=ev['zeroed'])
     m = self.relora.lr_multiplier() if self.relora else 1.0
-    lr = self.opt.param_groups[-1]['lr'] * m        # the LR this step applies (after the switch: the adapters')
+    # the LR this step applies (after the switch: the adapters')
+    lr = self.opt.param_groups[-1]['lr'] * m
     t0, loss = time.perf_counter(), 0.0
     self.module.train()
     for _ in range(c.grad_accum):
@@ -207,15 +242,18 @@ def _train_step(self) -> dict:
     return log
 
 def _evaluate(self) -> float:
-    "Validation loss: `eval_fn(model)` (default: nats/token on `eval_batches` fixed validation batches)."
+    ("Validation loss: `eval_fn(model)` (default: nats/token on `eval_batches` fixed validation "
+     "batches).")
     was = self.model.training; self.model.eval()
     try:
         with torch.no_grad(): return float(self.eval_fn(self.model))
     finally: self.model.train(was)
 
 def _fit(self, until:int|None=None, # stop after this many steps in all (None: cfg.steps)
-         after_step=None): # after_step(trainer) -> bool, called after every step and before its evaluation; True stops there
-    "Train to step `until`, evaluating every `eval_every` steps and at the end; returns the last val loss."
+         # after_step(trainer) -> bool, called after each step, before its evaluation; True: stop
+         after_step=None):
+    ("Train to step `until`, evaluating every `eval_every` steps and at the end; returns the last "
+     "val loss.")
     c, end = self.cfg, min(until or self.cfg.steps, self.cfg.steps)
     val = None
     with tqdm(total=end, initial=self.step, disable=not c.progress, desc=c.method) as bar:
@@ -230,7 +268,8 @@ ReLoRATrainer.train_step, ReLoRATrainer.evaluate, ReLoRATrainer.fit = _train_ste
 
 # %% ../nbs/train.ipynb #6cc9118c
 def effective_weight(layer:nn.Module) -> Tensor:
-    "The float32 weight a layer applies: base weight plus its adapter's delta if it has one and is not merged."
+    ("The float32 weight a layer applies: base weight plus its adapter's delta if it has one and "
+     "is not merged.")
     if hasattr(layer, 'adapter') and hasattr(layer, 'base_layer'):
         w = get_weight(layer.base_layer)
         return w if layer.merged else w + layer.adapter.delta_weight().detach().float()
@@ -238,17 +277,22 @@ def effective_weight(layer:nn.Module) -> Tensor:
 
 def update_singular_values(model:nn.Module, w_warm:dict) -> dict:
     "{layer: singular values of W_final - W_warm}, for the layers in `w_warm`."
-    return {n: torch.linalg.svdvals(effective_weight(model.get_submodule(n)) - w0) for n, w0 in w_warm.items()}
+    return {
+        n: torch.linalg.svdvals(effective_weight(model.get_submodule(n)) - w0)
+        for n, w0 in w_warm.items()}
 
 def update_rank(model:nn.Module, # the trained model
                 w_warm:dict,     # {layer path: W_warm}
                 rtol:float=1e-3, # tau: count singular values above tau * sigma_1
                ) -> dict:        # {layer path: effective rank}
     "Effective rank of each layer's accumulated update W_final - W_warm."
-    return {n: int((s > rtol * s[0]).sum()) if s[0] > 0 else 0 for n, s in update_singular_values(model, w_warm).items()}
+    return {
+        n: int((s > rtol * s[0]).sum()) if s[0] > 0 else 0
+        for n, s in update_singular_values(model, w_warm).items()}
 
 # %% ../nbs/train.ipynb #d81da8b3
-CHECKPOINT_FORMAT = 2   # 2: controller and scheduler state in trainer.json (1: the trainer restarted by itself)
+# 2: controller and scheduler state in trainer.json (1: the trainer restarted by itself)
+CHECKPOINT_FORMAT = 2
 
 def _save(self, path): # a directory, created if needed
     "Checkpoint the run to directory `path` (safetensors + JSON, atomically)."
@@ -261,51 +305,69 @@ def _save(self, path): # a directory, created if needed
     tensors.update({f'w_warm.{k}': v for k, v in self.w_warm.items()})
     osd = self.opt.state_dict()
     for i, st in osd['state'].items():
-        for k, v in st.items(): tensors[f'opt.{i}.{k}'] = v if isinstance(v, Tensor) else torch.tensor(v)
+        for k, v in st.items():
+            tensors[f'opt.{i}.{k}'] = v if isinstance(v, Tensor) else torch.tensor(v)
     tensors['rng.torch'], tensors['rng.data'] = torch.get_rng_state(), self.gen.get_state()
     meta = dict(step=str(self.step))
-    atomic_write(os.path.join(path, 'state.safetensors'), lambda f: save_file(tensors, f, metadata=meta))
-    js = dict(format=CHECKPOINT_FORMAT, config=asdict(self.cfg), step=self.step, skipped=self.skipped,
-              relora=self.relora.state_dict() if self.relora else None, scheduler=self.sched.state_dict(),
-              phase_tokens=self.phase_tokens, phase_time=self.phase_time, aliases=aliases,
-              param_groups=osd['param_groups'], logs=self.logs)
+    atomic_write(os.path.join(path, 'state.safetensors'),
+                 lambda f: save_file(tensors, f, metadata=meta))
+    js = dict(format=CHECKPOINT_FORMAT, config=asdict(self.cfg), step=self.step,
+              skipped=self.skipped, relora=self.relora.state_dict() if self.relora else None,
+              scheduler=self.sched.state_dict(), phase_tokens=self.phase_tokens,
+              phase_time=self.phase_time, aliases=aliases, param_groups=osd['param_groups'],
+              logs=self.logs)
     def write(f):
         with open(f, 'w') as fh: json.dump(js, fh)
     atomic_write(os.path.join(path, 'trainer.json'), write)
 
 def read_checkpoint(path) -> tuple:
-    "(trainer.json as a dict, {name: tensor}) of checkpoint directory `path`, checked to be current and whole."
+    ("(trainer.json as a dict, {name: tensor}) of checkpoint directory `path`, checked to be "
+     "current and whole.")
     jp, sp = os.path.join(path, 'trainer.json'), os.path.join(path, 'state.safetensors')
-    if not (os.path.isfile(jp) and os.path.isfile(sp)): raise FileNotFoundError(f"{path}: not a checkpoint (needs trainer.json and state.safetensors)")
+    if not (os.path.isfile(jp) and os.path.isfile(sp)):
+        raise FileNotFoundError(
+            f"{path}: not a checkpoint (needs trainer.json and state.safetensors)")
     with open(jp) as fh: js = json.load(fh)
     if js.get('format', 1) != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: checkpoint format {js.get('format', 1)}, this relora reads format {CHECKPOINT_FORMAT} "
-                         "only (the restarts moved to relora.relora.ReLoRA): finish that run with the relora that "
-                         "wrote it, or start again")
-    with safe_open(sp, framework='pt') as f: meta, t = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
-    if int(meta['step']) != js['step']: raise ValueError(f"{path}: trainer.json is at step {js['step']} but the tensors at step {meta['step']}")
+        raise ValueError(f"{path}: checkpoint format {js.get('format', 1)}, this relora reads "
+                         f"format {CHECKPOINT_FORMAT} only (the restarts moved to "
+                         "relora.relora.ReLoRA): finish that run with the relora that wrote it, "
+                         "or start again")
+    with safe_open(sp, framework='pt') as f:
+        meta, t = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    if int(meta['step']) != js['step']:
+        raise ValueError(
+            f"{path}: trainer.json is at step {js['step']} but the tensors at step {meta['step']}")
     return js, t
 
-_FREE = ('progress', 'eval_every', 'eval_batches', 'steps', 'schedule_steps')  # may change on resume: the steps taken stay the same
+# may change on resume: the steps taken stay the same
+_FREE = ('progress', 'eval_every', 'eval_batches', 'steps', 'schedule_steps')
 
 def _load(self, path):
     "Resume from checkpoint `path` into this fresh trainer (same model architecture, same config)."
     js, t = read_checkpoint(path)
     old, c = TrainConfig(**js['config']), self.cfg
     diff = [k for k, v in asdict(old).items() if k not in _FREE and v != getattr(c, k)]
-    if diff: raise ValueError(f"{path}: the checkpoint's config differs from the trainer's in {diff}")
+    if diff: raise ValueError(f"{path}: the checkpoint's config differs from the trainer's in "
+                              f"{diff}")
     T_old, T = old.schedule_steps or old.steps, c.schedule_steps or c.steps
-    if T_old != T: raise ValueError(f"{path}: the LR schedule spans {T_old} steps in the checkpoint, {T} in the trainer "
-                                    f"(to run longer keep it: schedule_steps={T_old})")
-    if js['step'] > c.steps: raise ValueError(f"{path}: the checkpoint is at step {js['step']}, past steps={c.steps}")
-    if self.step: raise RuntimeError(f"ReLoRATrainer.load: load into a fresh trainer (this one is at step {self.step})")
-    if self.relora: self.relora.load_state_dict(js['relora'])   # first: adds the adapters and their param group if due
+    if T_old != T: raise ValueError(f"{path}: the LR schedule spans {T_old} steps in the "
+                                    f"checkpoint, {T} in the trainer (to run longer keep it: "
+                                    f"schedule_steps={T_old})")
+    if js['step'] > c.steps:
+        raise ValueError(f"{path}: the checkpoint is at step {js['step']}, past steps={c.steps}")
+    if self.step: raise RuntimeError("ReLoRATrainer.load: load into a fresh trainer (this one is "
+                                     f"at step {self.step})")
+    # first: adds the adapters and their param group if due
+    if self.relora: self.relora.load_state_dict(js['relora'])
     sd = {k[6:]: v for k, v in t.items() if k.startswith('model.')}
     sd.update({k: sd[a] for k, a in js['aliases'].items()})
     self.model.load_state_dict(sd)
     state = {}
     for k, v in t.items():
-        if k.startswith('opt.'): _, i, name = k.split('.', 2); state.setdefault(int(i), {})[name] = v
+        if k.startswith('opt.'):
+            _, i, name = k.split('.', 2)
+            state.setdefault(int(i), {})[name] = v
     self.opt.load_state_dict(dict(state=state, param_groups=js['param_groups']))
     self.sched.load_state_dict(js['scheduler'])
     self.w_warm = {k[7:]: v for k, v in t.items() if k.startswith('w_warm.')}
@@ -316,9 +378,10 @@ def _load(self, path):
 ReLoRATrainer.save, ReLoRATrainer.load = _save, _load
 
 # %% ../nbs/train.ipynb #0aab99f3
-def plot_losses(logs:list, # a trainer's `logs`
+def plot_losses(logs:list, # a trainer's logs
                 title:str='', smooth:int=20): # moving-average window of the training loss
-    "Training loss (moving average), validation loss, and the restarts as vertical lines; returns the figure."
+    ("Training loss (moving average), validation loss, and the restarts as vertical lines; returns "
+     "the figure.")
     fig, ax = plt.subplots(figsize=(5, 3))
     steps, loss = [l['step'] for l in logs], torch.tensor([l['loss'] for l in logs])
     k = max(1, min(smooth, len(loss)))
@@ -327,8 +390,13 @@ def plot_losses(logs:list, # a trainer's `logs`
     val = [(l['step'] + 1, l['val_loss']) for l in logs if 'val_loss' in l]
     if val: ax.plot(*zip(*val), 'o-', ms=3, label='val')
     for l in logs:
-        if l.get('adapters'): ax.axvline(l['step'], color='k', lw=0.8, ls=':', label='end of warm start')
-    for i, l in enumerate(l for l in logs if l.get('reset')): ax.axvline(l['step'], color='grey', lw=0.5, ls='--', label='restart' if i == 0 else None)
-    ax.set_xlabel('step'); ax.set_ylabel('loss (nats/token)'); ax.set_title(title); ax.legend(fontsize=8)
+        if l.get('adapters'):
+            ax.axvline(l['step'], color='k', lw=0.8, ls=':', label='end of warm start')
+    for i, l in enumerate(l for l in logs if l.get('reset')):
+        ax.axvline(l['step'], color='grey', lw=0.5, ls='--', label='restart' if i == 0 else None)
+    ax.set_xlabel('step')
+    ax.set_ylabel('loss (nats/token)')
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
