@@ -17,48 +17,75 @@ from .train import TrainConfig, ReLoRATrainer, plot_losses, update_rank
 import matplotlib.pyplot as plt
 
 # %% ../nbs/cli.ipynb #f6d74c84
-METHOD_DEFAULTS = dict(full=dict(lr=2e-3), lora=dict(lr=8e-3, adapter_lr=1.6e-2), relora=dict(lr=8e-3, adapter_lr=1.6e-2))
+METHOD_DEFAULTS = dict(full=dict(lr=2e-3), lora=dict(lr=8e-3, adapter_lr=1.6e-2),
+                       relora=dict(lr=8e-3, adapter_lr=1.6e-2))
 PRESETS = dict(tiny=GPTConfig.tiny, demo=GPTConfig.demo)
+# a few minutes on 2 cores (demo preset)
 DEFAULTS = dict(method='relora', adapter='lora', rank=8, steps=600, warm_start=150, reset_every=150,
-                batch_size=8, block_size=128, preset='demo', seed=0, save_every=100)  # a few minutes on 2 cores (demo preset)
+                batch_size=8, block_size=128, preset='demo', seed=0, save_every=100)
 
 # %% ../nbs/cli.ipynb #f4688f43
 def _parser():
-    p = argparse.ArgumentParser(prog='relora_train', description="Train a small GPT with full-rank training, LoRA after a warm start, or ReLoRA "
-                                "(Lialin et al., arXiv:2307.05695); writes metrics.json, loss.png, model.safetensors and a checkpoint to --out.")
+    p = argparse.ArgumentParser(
+        prog='relora_train',
+        description="Train a small GPT with full-rank training, LoRA after a warm start, or ReLoRA "
+                    "(Lialin et al., arXiv:2307.05695); writes metrics.json, loss.png, "
+                    "model.safetensors and a checkpoint to --out.")
     d = DEFAULTS
     p.add_argument('--method', choices=['full', 'lora', 'relora'], default=d['method'])
-    p.add_argument('--adapter', default=d['adapter'], help=f"adapter kind: {', '.join(known_kinds())} (default %(default)s)")
+    p.add_argument('--adapter', default=d['adapter'],
+                   help=f"adapter kind: {', '.join(known_kinds())} (default %(default)s)")
     p.add_argument('--rank', type=int, default=d['rank'])
-    p.add_argument('--alpha', type=float, default=None, help="adapter scale numerator (default: rank)")
-    p.add_argument('--lr', type=float, default=None, help="peak LR (full-rank params); default per method, see METHOD_DEFAULTS")
-    p.add_argument('--adapter-lr', type=float, default=None, help="peak LR of the adapters (default per method)")
-    p.add_argument('--steps', type=int, default=d['steps'], help="all optimizer steps, warm start included (default %(default)s)")
-    p.add_argument('--warm-start', type=int, default=d['warm_start'], help="full-rank steps before the adapters (default %(default)s)")
-    p.add_argument('--reset-every', type=int, default=d['reset_every'], help="steps between ReLoRA restarts (default %(default)s)")
+    p.add_argument('--alpha', type=float, default=None,
+                   help="adapter scale numerator (default: rank)")
+    p.add_argument('--lr', type=float, default=None,
+                   help="peak LR (full-rank params); default per method, see METHOD_DEFAULTS")
+    p.add_argument('--adapter-lr', type=float, default=None,
+                   help="peak LR of the adapters (default per method)")
+    p.add_argument('--steps', type=int, default=d['steps'],
+                   help="all optimizer steps, warm start included (default %(default)s)")
+    p.add_argument('--warm-start', type=int, default=d['warm_start'],
+                   help="full-rank steps before the adapters (default %(default)s)")
+    p.add_argument('--reset-every', type=int, default=d['reset_every'],
+                   help="steps between ReLoRA restarts (default %(default)s)")
     p.add_argument('--batch-size', type=int, default=d['batch_size'])
     p.add_argument('--block-size', type=int, default=d['block_size'])
-    p.add_argument('--preset', choices=sorted(PRESETS), default=d['preset'], help="model size (default %(default)s)")
+    p.add_argument('--preset', choices=sorted(PRESETS), default=d['preset'],
+                   help="model size (default %(default)s)")
     t = {f.name: f.default for f in fields(TrainConfig)}   # the settings of a ReLoRA regime study
-    p.add_argument('--warmup', type=int, default=t['warmup'], help="first linear LR warm-up (default %(default)s)")
+    p.add_argument('--warmup', type=int, default=t['warmup'],
+                   help="first linear LR warm-up (default %(default)s)")
     p.add_argument('--restart-warmup', type=int, default=t['restart_warmup'],
-                   help="LR re-warm after each restart, at most half of --reset-every (default %(default)s)")
-    p.add_argument('--optimizer-reset', choices=['magnitude', 'random', 'full', 'none'], default=t['optimizer_reset'],
-                   help="how the adapters' optimizer state is pruned at a restart (default %(default)s)")
+                   help="LR re-warm after each restart, at most half of --reset-every (default "
+                        "%(default)s)")
+    p.add_argument('--optimizer-reset', choices=['magnitude', 'random', 'full', 'none'],
+                   default=t['optimizer_reset'],
+                   help="how the adapters' optimizer state is pruned at a restart (default "
+                        "%(default)s)")
     p.add_argument('--prune-ratio', type=float, default=t['prune_ratio'],
-                   help="fraction of the adapters' optimizer state zeroed at a restart (default %(default)s)")
+                   help="fraction of the adapters' optimizer state zeroed at a restart (default "
+                        "%(default)s)")
     p.add_argument('--no-jagged', action='store_true', help="no LR re-warm at restarts")
-    p.add_argument('--grad-accum', type=int, default=t['grad_accum'], help="micro-batches per step (default %(default)s)")
+    p.add_argument('--grad-accum', type=int, default=t['grad_accum'],
+                   help="micro-batches per step (default %(default)s)")
     p.add_argument('--seed', type=int, default=d['seed'])
-    p.add_argument('--data', default=None, help="a UTF-8 text file (default: the bundled Shakespeare)")
-    p.add_argument('--resume', default=None, metavar='DIR', help="continue the run whose --out was DIR, with its settings; "
-                   "--steps extends it (the LR stays at its floor after the original end); --out, --save-every, --eval-batches, "
-                   "--threads and --no-progress may change; other flags are refused")
-    p.add_argument('--out', default=None, metavar='DIR', help="output directory (default runs/<method>)")
-    p.add_argument('--save-every', type=int, default=d['save_every'], help="checkpoint every this many steps (default %(default)s; "
-                   "0: only at the end); one is also written when SIGINT (Ctrl-C) or SIGTERM stops the run")
-    p.add_argument('--eval-batches', type=int, default=16, help="validation batches for the final val loss (default %(default)s)")
-    p.add_argument('--threads', type=int, default=1, help="torch threads (default %(default)s: these models gain little from more, and a busy machine makes extra threads much slower; 0: torch's default)")
+    p.add_argument('--data', default=None,
+                   help="a UTF-8 text file (default: the bundled Shakespeare)")
+    p.add_argument(
+        '--resume', default=None, metavar='DIR',
+        help="continue the run whose --out was DIR, with its settings; --steps extends it (the LR "
+             "stays at its floor after the original end); --out, --save-every, --eval-batches, "
+             "--threads and --no-progress may change; other flags are refused")
+    p.add_argument('--out', default=None, metavar='DIR',
+                   help="output directory (default runs/<method>)")
+    p.add_argument('--save-every', type=int, default=d['save_every'],
+                   help="checkpoint every this many steps (default %(default)s; 0: only at the "
+                        "end); one is also written when SIGINT (Ctrl-C) or SIGTERM stops the run")
+    p.add_argument('--eval-batches', type=int, default=16,
+                   help="validation batches for the final val loss (default %(default)s)")
+    p.add_argument('--threads', type=int, default=1,
+                   help="torch threads (default %(default)s: these models gain little from more, "
+                        "and a busy machine makes extra threads much slower; 0: torch's default)")
     p.add_argument('--no-progress', action='store_true', help="no progress bar")
     return p
 
@@ -67,58 +94,73 @@ _SETTINGS = {f.name for f in fields(TrainConfig)}
 def _flag(name:str) -> str: return '--' + name.replace('_', '-')
 
 def _flag_message(e:Exception) -> str:
-    "A TrainConfig or checkpoint error with the settings it names spelled as flags (`warm_start=10` -> `--warm-start 10`)."
+    ("A TrainConfig or checkpoint error with the settings it names spelled as flags "
+     "(`warm_start=10` -> `--warm-start 10`).")
     flag = lambda m: f'{_flag(m[1])} ' if m[1] in _SETTINGS else m[0]
     return re.sub(r"\b([a-z]+(?:_[a-z]+)*)=", flag, str(e).removeprefix('TrainConfig: '))
 
 def _config(a, error) -> TrainConfig:
-    "The TrainConfig of parsed arguments `a`, with the method's default LRs; `error(msg)` names the flag of a bad value."
+    ("The TrainConfig of parsed arguments `a`, with the method's default LRs; `error(msg)` names "
+     "the flag of a bad value.")
     lrs = dict(METHOD_DEFAULTS[a.method])       # --lr alone sets the adapters' LR to 2 * lr
     if a.lr is not None: lrs['lr'] = a.lr
     if a.method != 'full' and a.adapter_lr is not None: lrs['adapter_lr'] = a.adapter_lr
     elif a.method != 'full' and a.lr is not None: lrs['adapter_lr'] = 2 * a.lr
-    try: return TrainConfig(method=a.method, steps=a.steps, warm_start=a.warm_start, reset_every=a.reset_every, adapter=a.adapter,
-                            rank=a.rank, alpha=a.alpha, batch_size=a.batch_size, block_size=a.block_size, seed=a.seed,
-                            eval_batches=a.eval_batches, progress=not a.no_progress, schedule_steps=a.schedule_steps,
-                            warmup=a.warmup, restart_warmup=a.restart_warmup, optimizer_reset=a.optimizer_reset,
-                            prune_ratio=a.prune_ratio, jagged=not a.no_jagged, grad_accum=a.grad_accum, **lrs)
+    try:
+        return TrainConfig(method=a.method, steps=a.steps, warm_start=a.warm_start,
+                           reset_every=a.reset_every, adapter=a.adapter, rank=a.rank, alpha=a.alpha,
+                           batch_size=a.batch_size, block_size=a.block_size, seed=a.seed,
+                           eval_batches=a.eval_batches, progress=not a.no_progress,
+                           schedule_steps=a.schedule_steps, warmup=a.warmup,
+                           restart_warmup=a.restart_warmup, optimizer_reset=a.optimizer_reset,
+                           prune_ratio=a.prune_ratio, jagged=not a.no_jagged,
+                           grad_accum=a.grad_accum, **lrs)
     except ValueError as e: error(_flag_message(e))
 
 # %% ../nbs/cli.ipynb #b0c1d2e4
-_MAY_CHANGE = ('resume', 'out', 'steps', 'save_every', 'eval_batches', 'threads', 'no_progress')  # on --resume
+# on --resume
+_MAY_CHANGE = ('resume', 'out', 'steps', 'save_every', 'eval_batches', 'threads', 'no_progress')
 
 def _given(argv) -> set:
     "The options given in `argv` (not left at their defaults)."
-    q, unset = _parser(), object()               # not a str: argparse converts str defaults with the option's type
+    # not a str: argparse converts str defaults with the option's type
+    q, unset = _parser(), object()
     q.set_defaults(**{k: unset for k in vars(q.parse_args([]))})
     return {k for k, v in vars(q.parse_args(argv)).items() if v is not unset}
 
 def _resume_args(error, a, argv) -> argparse.Namespace:
-    "The saved arguments of run `a.resume`, with the flags of `argv` that may change; `error(msg)` for the others."
+    ("The saved arguments of run `a.resume`, with the flags of `argv` that may change; "
+     "`error(msg)` for the others.")
     run_json = os.path.join(a.resume, 'run.json')
-    if not os.path.isfile(run_json): error(f"--resume {a.resume}: no run.json there (pass a previous run's --out directory)")
+    if not os.path.isfile(run_json):
+        error(f"--resume {a.resume}: no run.json there (pass a previous run's --out directory)")
     if not os.path.isfile(os.path.join(a.resume, 'checkpoint', 'trainer.json')):
-        error(f"--resume {a.resume}: no checkpoint there (the run stopped before its first one); start it again without --resume")
-    with open(run_json) as f: saved = {**vars(_parser().parse_args([])), 'schedule_steps': None, **json.load(f)}
+        error(f"--resume {a.resume}: no checkpoint there (the run stopped before its first one); "
+              "start it again without --resume")
+    with open(run_json) as f:
+        saved = {**vars(_parser().parse_args([])), 'schedule_steps': None, **json.load(f)}
     given = _given(argv)
     for k in sorted(given - set(_MAY_CHANGE)):
         if getattr(a, k) != saved[k]:
-            error(f"{_flag(k)} {getattr(a, k)}: cannot change on --resume (the run in {a.resume} has {saved[k]}); "
-                  "start a new run instead")
+            error(f"{_flag(k)} {getattr(a, k)}: cannot change on --resume (the run in {a.resume} "
+                  f"has {saved[k]}); start a new run instead")
     new = {k: getattr(a, k) for k in given & set(_MAY_CHANGE)}
-    if new.get('steps', saved['steps']) != saved['steps']: new['schedule_steps'] = saved['schedule_steps'] or saved['steps']
+    if new.get('steps', saved['steps']) != saved['steps']:
+        new['schedule_steps'] = saved['schedule_steps'] or saved['steps']
     return argparse.Namespace(**{**saved, 'out': None, **new})
 
 # %% ../nbs/cli.ipynb #208cc62a
 def run_metrics(tr:ReLoRATrainer, val_loss:float, wall_s:float) -> dict:
     "The metrics.json dict of a finished trainer."
     c, ps = tr.cfg, {id(p): p for p in tr.model.parameters()}.values()
-    opt_bytes = sum(v.numel() * v.element_size() for st in tr.opt.state.values() for v in st.values() if torch.is_tensor(v))
+    opt_bytes = sum(v.numel() * v.element_size() for st in tr.opt.state.values()
+                    for v in st.values() if torch.is_tensor(v))
     return dict(method=c.method, adapter=None if c.method == 'full' else c.adapter, rank=c.rank,
                 val_loss=val_loss, val_ppl=math.exp(val_loss), steps=tr.step,
                 tokens=tr.step * c.grad_accum * c.batch_size * c.block_size, wall_s=wall_s,
                 tokens_per_s=tr.phase_tokens / max(tr.phase_time, 1e-9),
-                trainable_params=sum(p.numel() for p in ps if p.requires_grad), total_params=sum(p.numel() for p in ps),
+                trainable_params=sum(p.numel() for p in ps if p.requires_grad),
+                total_params=sum(p.numel() for p in ps),
                 optimizer_state_bytes=opt_bytes, resets=tr.resets, skipped_steps=tr.skipped,
                 update_rank=update_rank(tr.model, tr.w_warm) if tr.w_warm else {}, config=asdict(c))
 
@@ -130,18 +172,24 @@ def _write_json(path, obj):
 # %% ../nbs/cli.ipynb #991d454b
 def _write_warm_start(tr, path, vocab):
     "At the switch (step W, adapters not yet added), write the model the adapters start from."
-    if tr.cfg.method != 'full' and tr.step == tr.W and not tr.adapted: save_gpt(tr.model, path, vocab)
+    if tr.cfg.method != 'full' and tr.step == tr.W and not tr.adapted:
+        save_gpt(tr.model, path, vocab)
 
 def _train(tr, out, save_every:int, vocab) -> int|None:
-    "Train to the end with checkpoints in `out`; returns the number of the signal that stopped the run, or None."
-    ckpt, stop, ws = os.path.join(out, 'checkpoint'), [], os.path.join(out, 'warm_start.safetensors')
+    ("Train to the end with checkpoints in `out`; returns the number of the signal that stopped "
+     "the run, or None.")
+    ckpt, stop = os.path.join(out, 'checkpoint'), []
+    ws = os.path.join(out, 'warm_start.safetensors')
     def after_step(tr):
         _write_warm_start(tr, ws, vocab)
-        if stop or tr.step == tr.cfg.steps or (save_every and tr.step % save_every == 0): tr.save(ckpt)
+        if stop or tr.step == tr.cfg.steps or (save_every and tr.step % save_every == 0):
+            tr.save(ckpt)
         return bool(stop)
-    main = threading.current_thread() is threading.main_thread()       # signal handlers live in the main thread
+    # signal handlers live in the main thread
+    main = threading.current_thread() is threading.main_thread()
     sigs = (signal.SIGINT, signal.SIGTERM) if main else ()
-    old = {s: signal.signal(s, lambda signum, frame: stop.append(signum)) for s in sigs}   # a step is never cut in two
+    # a step is never cut in two
+    old = {s: signal.signal(s, lambda signum, frame: stop.append(signum)) for s in sigs}
     try:
         _write_warm_start(tr, ws, vocab)
         if tr.step < tr.cfg.steps: tr.fit(after_step=after_step)
@@ -151,12 +199,14 @@ def _train(tr, out, save_every:int, vocab) -> int|None:
     return stop[0] if stop else None
 
 def _write_models(tr, out, vocab) -> list:
-    "model.safetensors (adapters folded in); with adapters, adapters.safetensors and base.safetensors. Returns the names."
+    ("model.safetensors (adapters folded in); with adapters, adapters.safetensors and "
+     "base.safetensors. Returns the names.")
     model, names = tr.model, ['model.safetensors']
     plain = copy.deepcopy(model)
     if adapted_layers(model):
         save_adapters(model, os.path.join(out, 'adapters.safetensors'))
-        base = copy.deepcopy(model); remove_adapters(base, merge=False)   # the weights under the live adapters
+        # the weights under the live adapters
+        base = copy.deepcopy(model); remove_adapters(base, merge=False)
         save_gpt(base, os.path.join(out, 'base.safetensors'), vocab)
         remove_adapters(plain, merge=True); names += ['adapters.safetensors', 'base.safetensors']
     save_gpt(plain, os.path.join(out, 'model.safetensors'), vocab)
@@ -164,60 +214,79 @@ def _write_models(tr, out, vocab) -> list:
 
 # %% ../nbs/cli.ipynb #a1b2c3d4
 def _prepare(p, argv):
-    "Parse and check `argv` (one-line errors, exit status 2); returns (args, TrainConfig, TextData, out directory)."
+    ("Parse and check `argv` (one-line errors, exit status 2); returns (args, TrainConfig, "
+     "TextData, out directory).")
     a, error = p.parse_args(argv), lambda msg: p.exit(2, f"{p.prog}: error: {msg}\n")
     if a.resume: a = _resume_args(error, a, argv); a.out = a.out or a.resume
     else: a.schedule_steps = None
     cfg = _config(a, error)
     if a.threads < 0: error(f"--threads {a.threads} must be >= 0 (0: torch's default)")
-    if a.save_every < 0: error(f"--save-every {a.save_every} must be >= 0 (0: checkpoint only at the end and when stopped)")
+    if a.save_every < 0: error(f"--save-every {a.save_every} must be >= 0 (0: checkpoint only at "
+                               "the end and when stopped)")
     path = a.data or str(corpus_path('shakespeare'))
     if not os.path.isfile(path): error(f"--data {path}: no such file")
-    try: data = TextData(path, block_size=a.block_size)          # both splits hold a window of --block-size + 1 tokens
+    # both splits hold a window of --block-size + 1 tokens
+    try: data = TextData(path, block_size=a.block_size)
     except ValueError as e: error(f"--block-size {a.block_size}: {e}")
-    windows, need = (len(data.val) - 1) // a.block_size, a.eval_batches * a.batch_size   # the final evaluation's windows
+    # the final evaluation's windows
+    windows, need = (len(data.val) - 1) // a.block_size, a.eval_batches * a.batch_size
     if windows < need:
-        error(f"--block-size {a.block_size}: the validation split of {os.path.basename(path)} ({len(data.val):,} tokens) "
-              f"holds {windows} windows, --eval-batches {a.eval_batches} x --batch-size {a.batch_size} need {need}: use --block-size <= "
+        error(f"--block-size {a.block_size}: the validation split of {os.path.basename(path)} "
+              f"({len(data.val):,} tokens) holds {windows} windows, --eval-batches "
+              f"{a.eval_batches} x --batch-size {a.batch_size} need {need}: use --block-size <= "
               f"{(len(data.val) - 1) // need} or fewer --eval-batches")
     return a, cfg, data, a.out or os.path.join('runs', a.method)
 
 def run_cli(argv:list|None=None) -> dict: # command-line arguments (None: sys.argv[1:])
-    "Do what `relora_train` does and return the metrics dict (SystemExit(128 + signal) if a signal stopped it)."
+    ("Do what `relora_train` does and return the metrics dict (SystemExit(128 + signal) if a "
+     "signal stopped it).")
     p = _parser(); a, cfg, data, out = _prepare(p, argv)
     if a.threads: torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    try: tr = ReLoRATrainer(GPT(PRESETS[a.preset](len(data.vocab), block_size=a.block_size)), data, cfg)
-    except ValueError as e: p.exit(2, f"{p.prog}: error: {_flag_message(e)}\n")   # e.g. an adapter kind for other layers
+    try:
+        tr = ReLoRATrainer(GPT(PRESETS[a.preset](len(data.vocab), block_size=a.block_size)), data,
+                           cfg)
+    # e.g. an adapter kind for other layers
+    except ValueError as e: p.exit(2, f"{p.prog}: error: {_flag_message(e)}\n")
     if a.resume:
         try: tr.load(os.path.join(a.resume, 'checkpoint'))
-        except (ValueError, FileNotFoundError) as e: p.exit(2, f"{p.prog}: error: --resume {a.resume}: {_flag_message(e)}\n")
+        except (ValueError, FileNotFoundError) as e:
+            p.exit(2, f"{p.prog}: error: --resume {a.resume}: {_flag_message(e)}\n")
     os.makedirs(out, exist_ok=True)
-    _write_json(os.path.join(out, 'run.json'), {k: v for k, v in vars(a).items() if k not in ('resume', 'out')})
+    _write_json(os.path.join(out, 'run.json'),
+                {k: v for k, v in vars(a).items() if k not in ('resume', 'out')})
     ws = [os.path.join(d, 'warm_start.safetensors') for d in (a.resume, out)] if a.resume else []
-    if ws and os.path.isfile(ws[0]) and not os.path.exists(ws[1]): atomic_write(ws[1], lambda tmp: shutil.copyfile(ws[0], tmp))
+    if ws and os.path.isfile(ws[0]) and not os.path.exists(ws[1]):
+        atomic_write(ws[1], lambda tmp: shutil.copyfile(ws[0], tmp))
     t0 = time.perf_counter()
     try:
         signum = _train(tr, out, a.save_every, data.vocab)
         if signum is not None:
-            print(f"relora_train: stopped by {signal.Signals(signum).name} after step {tr.step} of {cfg.steps}; checkpoint in "
-                  f"{os.path.join(out, 'checkpoint')}; continue with: relora_train --resume {out}", file=sys.stderr)
+            print(f"relora_train: stopped by {signal.Signals(signum).name} after step {tr.step} of "
+                  f"{cfg.steps}; checkpoint in {os.path.join(out, 'checkpoint')}; continue with: "
+                  f"relora_train --resume {out}", file=sys.stderr)
             raise SystemExit(128 + signum)
         names = _write_models(tr, out, data.vocab)
-        if 'val_loss' not in tr.logs[-1]: tr.logs[-1]['val_loss'] = tr.evaluate()   # resumed at the end: not evaluated yet
+        # resumed at the end: not evaluated yet
+        if 'val_loss' not in tr.logs[-1]: tr.logs[-1]['val_loss'] = tr.evaluate()
         m = run_metrics(tr, tr.logs[-1]['val_loss'], time.perf_counter() - t0)
         _write_json(os.path.join(out, 'metrics.json'), m)
-        fig = plot_losses(tr.logs, f"{a.method} ({a.adapter}, r={a.rank})" if a.method != 'full' else 'full-rank')
+        fig = plot_losses(
+            tr.logs, f"{a.method} ({a.adapter}, r={a.rank})" if a.method != 'full' else 'full-rank')
         fig.savefig(os.path.join(out, 'loss.png'), dpi=100); plt.close(fig)
-    except KeyboardInterrupt:           # after the last checkpoint; each file written so far is whole (atomic)
-        print(f"relora_train: interrupted after step {tr.step}; continue with: relora_train --resume {out}", file=sys.stderr)
+    # after the last checkpoint; each file written so far is whole (atomic)
+    except KeyboardInterrupt:
+        print(f"relora_train: interrupted after step {tr.step}; continue with: relora_train "
+              f"--resume {out}", file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
-    files = ['warm_start.safetensors'] * os.path.isfile(os.path.join(out, 'warm_start.safetensors')) + names
+    has_ws = os.path.isfile(os.path.join(out, 'warm_start.safetensors'))
+    files = ['warm_start.safetensors'] * has_ws + names
     files += ['metrics.json', 'loss.png', 'checkpoint/']
-    print(f"relora_train: {a.method}: val loss {m['val_loss']:.4f} (ppl {m['val_ppl']:.2f}) after {m['steps']} steps, "
-          f"{m['resets']} restarts; results in {out} ({', '.join(files)})")
+    print(f"relora_train: {a.method}: val loss {m['val_loss']:.4f} (ppl {m['val_ppl']:.2f}) after "
+          f"{m['steps']} steps, {m['resets']} restarts; results in {out} ({', '.join(files)})")
     return m
 
 def relora_train(argv:list|None=None): # command-line arguments (None: sys.argv[1:])
-    "Console script: train, writing checkpoint/, the model files, metrics.json and loss.png to --out (exit 0; 130 on Ctrl-C)."
+    ("Console script: train, writing checkpoint/, the model files, metrics.json and loss.png to "
+     "--out (exit 0; 130 on Ctrl-C).")
     run_cli(argv)
