@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
-from relora.layers import (
-    linear_dims, add_to_weight, factor_kw, fusable_weight, weight_name, plain_weight, get_weight,
-    check_tied)
+from .layers import linear_dims, add_to_weight, factor_kw, fusable_weight, weight_name
+from .layers import plain_weight, get_weight, check_tied
 
 # %% ../nbs/adapters.ipynb #8d7ca895
 ADAPTER_KINDS = {}

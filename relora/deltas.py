@@ -12,8 +12,8 @@ from collections import defaultdict
 import torch
 from torch import nn, Tensor
 from tqdm import tqdm
-from .adapters import (AdaptedLayer, adapted_layers, adapter_config, adapter_kind,
-                             adapter_state_dict)
+from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_kind
+from .adapters import adapter_state_dict
 from .layers import get_weight, linear_dims, set_weight
 
 # %% ../nbs/deltas.ipynb #3801ebd4

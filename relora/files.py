@@ -13,9 +13,8 @@ import torch
 from torch import nn
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .adapters import (
-    AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict, adapter_kind,
-    freeze_except_adapters, attach_adapters)
+from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict
+from .adapters import adapter_kind, freeze_except_adapters, attach_adapters
 
 # %% ../nbs/files.ipynb #c2d405e5
 def atomic_write(path,  # the file to (re)write

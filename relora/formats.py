@@ -12,8 +12,8 @@ import importlib, math, os, re
 from torch import nn
 from .adapters import Adapter, AdaptedLayer, adapted_layers, freeze_except_adapters
 from .layers import linear_dims
-from .files import (
-    FORMAT, load_adapter_state_dict, read_adapter_file, save_adapters, read_safetensors)
+from .files import FORMAT, load_adapter_state_dict, read_adapter_file, save_adapters
+from .files import read_safetensors
 from .conv import LoCon      # importing the kinds registers them: a file may hold any of them
 from .loha import LoHa
 from .lokr import factorization

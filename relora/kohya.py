@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from .adapters import adapted_layers
 from .files import read_safetensors, save_tensors
-from .formats import (
-    register_format, to_relora, from_relora, file_alpha, scale_config, layer_at, mha_part)
+from .formats import register_format, to_relora, from_relora, file_alpha, scale_config
+from .formats import layer_at, mha_part
 
 # %% ../nbs/kohya.ipynb #f7149d1d
 KOHYA_PREFIXES = ('lycoris_', 'lora_unet_', 'lora_te1_', 'lora_te2_', 'lora_te_', 'lora_')

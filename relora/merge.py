@@ -14,8 +14,8 @@ from .adapters import AdaptedLayer, LoRA, adapted_layers, adapter_kind, find_mod
 from .layers import get_weight, set_weight
 from .files import save_adapters
 from .full import Full
-from .deltas import (stand_in_model, materialize_adapters, give_storage, as_matrix,
-                           delta_f32, lora_factors, is_conv)
+from .deltas import stand_in_model, materialize_adapters, give_storage, as_matrix, delta_f32
+from .deltas import lora_factors, is_conv
 
 # %% ../nbs/merge.ipynb #3e762734
 # kohya's MIN_SV: an update whose largest singular value is below this is treated as zero (rank 1)

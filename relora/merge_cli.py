@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import save_file
 from .files import atomic_write, load_adapters, read_adapter_file, read_safetensors
 from .deltas import add_deltas, weighted_deltas
-from .merge import (combine_adapters, extract_lora, report_table, save_adapter_file,
-                          shrink_adapters)
+from .merge import combine_adapters, extract_lora, report_table, save_adapter_file
+from .merge import shrink_adapters
 from .layers import check_tied
 from .model import GPT_FORMAT, estimate_loss, load_gpt, save_gpt
 from .data import TextData, corpus_path

@@ -12,9 +12,8 @@ from torch import nn
 from .adapters import adapted_layers
 from .layers import linear_dims
 from .files import atomic_write, read_safetensors, save_tensors
-from .formats import (
-    register_format, to_relora, from_relora, file_alpha, scale_config, lokr_structure, layer_at,
-    mha_part, PEFT_PREFIX, PEFT_KEY)
+from .formats import register_format, to_relora, from_relora, file_alpha, scale_config
+from .formats import lokr_structure, layer_at, mha_part, PEFT_PREFIX, PEFT_KEY
 from .lokr import LoKr
 
 # %% ../nbs/peft_dirs.ipynb #b6dd81ac
