@@ -8,14 +8,11 @@ __all__ = ['LoCon']
 # %% ../nbs/conv.ipynb #73781fa7
 import math
 import torch
-import torch.nn.functional as F
 from torch import nn
 from .adapters import Adapter, register_adapter
-from .layers import conv_args, factor_kw
+from .layers import CONV_FNS, layer_view, factor_kw
 
 # %% ../nbs/conv.ipynb #215244e4
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string
         axes,      # the spatial axes the factor convolves on
         fill=1):   # the neutral value elsewhere (1 for kernel, stride, dilation; 0 for padding)
@@ -39,7 +36,8 @@ class LoCon(Adapter):
             raise ValueError(f"locon: reshape must be 'flat' or 'balanced', got {reshape!r}")
         if tucker and reshape != 'flat':
             raise ValueError("locon: tucker=True works with reshape='flat' only")
-        g, k = base.groups, tuple(base.kernel_size)
+        v = layer_view(base)   # groups, kernel, sizes, and the padding of a non-'zeros' mode
+        g, k = v.groups, v.kernel
         if r % g:
             raise ValueError(
                 f"locon: r={r} must be a multiple of groups={g} for {base} (each group gets rank "
@@ -48,11 +46,9 @@ class LoCon(Adapter):
         tucker = tucker and any(i > 1 for i in k)
         self.tucker, self.reshape = tucker, reshape
         self.n, self.groups, self.kernel_size = len(k), g, k
-        self.in_channels, self.out_channels = base.in_channels, base.out_channels
-        # F.pad amounts for a non-'zeros' mode
-        c = conv_args(base); self.pad, self.padding_mode = c['pad'], c['mode']
-        # else x is padded first, as nn.Conv does
-        pad = base.padding if base.padding_mode == 'zeros' else (0,) * self.n
+        self.in_channels, self.out_channels = v.in_ * g, v.out
+        self.pad = v.pad       # x -> F.pad(x) for a non-'zeros' padding mode, as nn.Conv does
+        pad = base.padding if v.pad is None else (0,) * self.n    # else each factor pads zeros
         # leading kernel axes carried by lora_up
         self.m = (self.n + 1) // 2 if reshape == 'balanced' else 0
         everywhere, rows, cols = range(self.n), range(self.m), range(self.m, self.n)
@@ -104,7 +100,8 @@ class LoCon(Adapter):
 
     def forward(self, x):
         h = x.to(self.lora_down.dtype)
-        if self.pad is not None: h = F.pad(h, self.pad, mode=self.padding_mode)   # as nn.Conv does
+        if self.pad is not None: h = self.pad(h)                     # as nn.Conv does
         for name, stride, padding, dilation in self.steps:
-            h = _CONV[self.n](h, getattr(self, name), None, stride, padding, dilation, self.groups)
+            h = CONV_FNS[self.n](h, getattr(self, name), None, stride, padding, dilation,
+                                 self.groups)
         return self.scale * h

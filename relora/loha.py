@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.autograd.function import once_differentiable
 from .adapters import Adapter, register_adapter
-from .layers import linear_dims, conv_args, conv_op, factor_kw, fusable_weight
+from .layers import layer_view, factor_kw, fusable_weight
 
 # %% ../nbs/loha.ipynb #5b5d804c
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
@@ -119,15 +119,10 @@ class LoHa(Adapter):
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
                  tucker:bool=False):  # kernel > 1: Tucker cores hada_t1/hada_t2 (r, r, *k)
         super().__init__(base, r, alpha, rslora)
-        w = base.weight
+        self.view = v = layer_view(base)  # sizes, kernel, layout and operation of the base layer
+        fout, fin, k = v.out, v.in_, v.kernel                       # weight (out, in/groups, *k)
+        w = getattr(base, v.param)
         new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
-        dims = linear_dims(base)
-        if dims is not None:
-            fin, fout, self.transposed = dims; k, self.conv = (), None
-            self.weight_shape = (fin, fout) if self.transposed else (fout, fin)
-        else:
-            fout, fin, *k = w.shape                                 # (out, in/groups, *k)
-            self.transposed, self.conv, self.weight_shape = False, conv_args(base), tuple(w.shape)
         self.tucker = bool(tucker) and any(i != 1 for i in k)
         if self.tucker:   # LyCORIS: w_a (r, out) "1-mode", w_b (r, in) "2-mode", cores (r, r, *k)
             self.hada_w1_a, self.hada_w1_b, self.hada_t1 = new(r, fout), new(r, fin), new(r, r, *k)
@@ -139,7 +134,11 @@ class LoHa(Adapter):
         self.reset()
 
     @classmethod
-    def can_adapt(cls, m): return linear_dims(m) is not None or conv_args(m) is not None
+    def can_adapt(cls, m):
+        v = layer_view(m)
+        return v is not None and not (v.lookup or v.part)
+    transposed = property(lambda self: self.view.transposed)        # weight stored (in, out)
+    conv = property(lambda self: self.view if self.view.kernel else None)  # a convolution's view
     def options(self): return dict(tucker=self.tucker)
     def extra_repr(self): return super().extra_repr() + f", tucker={self.tucker}"
 
@@ -157,21 +156,15 @@ class LoHa(Adapter):
         t = (self.hada_t1, self.hada_t2) if self.tucker else ()
         d = hada_weight(self.hada_w1_a, self.hada_w1_b, self.hada_w2_a, self.hada_w2_b,
                         self.scale, *t)
-        # (out, in/groups * prod k) -> (out, in/groups, *k)
-        return d.T if self.transposed else d.view(self.weight_shape)
+        return self.view.from_matrix(d)  # (out, in/groups * prod k) -> the base weight's shape
 
-    def _op(self, x, w, bias=None):
-        "The base layer's operation, with weight `w` (in the base weight's shape)."
-        if self.conv is None: return F.linear(x, w.T if self.transposed else w, bias)
-        return conv_op(self.conv, x, w, bias)
-
-    def forward(self, x): return self._op(x.to(self.hada_w1_a.dtype), self.delta_weight())
+    def forward(self, x): return self.view.apply(x.to(self.hada_w1_a.dtype), self.delta_weight())
     def adapted_forward(self, base, x, *args, **kw):
         ("base(x) with W + delta_W in one GEMM/convolution, or for a linear layer base(x) + s U "
          "(V^T x) when that is cheaper.")
         if args or kw or not base.weight.is_floating_point():
             return super().adapted_forward(base, x, *args, **kw)
-        if self.conv is None:
+        if not self.view.kernel:
             fout, r = self.hada_w1_a.shape; fin = self.hada_w1_b.shape[1]; n = x.numel() // fin
             fs = (self.hada_w1_a, self.hada_w1_b, self.hada_w2_a, self.hada_w2_b)
             # multiply-adds a training step adds
@@ -190,4 +183,5 @@ class LoHa(Adapter):
                 # (N, r^2) -> (N, out)
                 return torch.addmm(y.reshape(-1, fout), h, U.T.to(y.dtype),
                                    alpha=self.scale).view(y.shape)
-        return self._op(x, base.weight + self.delta_weight().to(base.weight.dtype), base.bias)
+        return self.view.apply(x, base.weight + self.delta_weight().to(base.weight.dtype),
+                               base.bias)

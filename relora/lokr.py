@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from .adapters import Adapter, register_adapter
-from .layers import linear_dims, conv_args, conv_op, factor_kw, fusable_weight
+from .layers import layer_view, factor_kw, fusable_weight
 
 # %% ../nbs/lokr.ipynb #73932cfa
 def factorization(dim:int,       # the dimension to split (out_features or in_features)
@@ -80,16 +80,13 @@ class LoKr(Adapter):
                  full_matrix:bool=False,     # keep W1 and W2 full whatever r (then scale 1)
                  use_tucker:bool=False):     # kernel > 1: W2 as a Tucker product (lokr_t2)
         super().__init__(base, r, alpha, rslora)
-        w = base.weight
+        self.view = v = layer_view(base)  # sizes, kernel, layout and operation of the base layer
+        fout, fin, k = v.out, v.in_, v.kernel                        # weight (out, in/groups, *k)
+        w = getattr(base, v.param)
         new = lambda *shape: nn.Parameter(torch.empty(*shape, **factor_kw(w)))
-        dims = linear_dims(base)
-        if dims is not None: (fin, fout, self.transposed), k, self.conv = dims, (), None
-        else:
-            fout, fin, *k = w.shape                                      # (out, in/groups, *k)
-            self.transposed, self.conv = False, conv_args(base)
         # out = a c, in = b d
         (a, c), (b, d) = factorization(fout, factor), factorization(fin, factor)
-        self.dims, self.kernel = (a, b, c, d), tuple(k)
+        self.dims = (a, b, c, d)
         self.factor, self.decompose_both = factor, decompose_both
         self.full_matrix, self.use_tucker = full_matrix, use_tucker
         self.tucker = use_tucker and any(i != 1 for i in k)
@@ -107,7 +104,11 @@ class LoKr(Adapter):
 
     @classmethod
     def can_adapt(cls, m):
-        return linear_dims(m) is not None or isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+        v = layer_view(m)
+        return v is not None and not (v.lookup or v.part)
+    kernel = property(lambda self: self.view.kernel)                # () for a matrix weight
+    transposed = property(lambda self: self.view.transposed)        # weight stored (in, out)
+    conv = property(lambda self: self.view if self.view.kernel else None)  # a convolution's view
     full_w1 = property(lambda self: 'lokr_w1' in self._parameters)
     full_w2 = property(lambda self: 'lokr_w2' in self._parameters)
 
@@ -150,16 +151,12 @@ class LoKr(Adapter):
         # (out, in/groups, *k)
         dw = self.scale * torch.einsum('ab,cd...->acbd...', self.W1, self.W2).reshape(
             a * c, b * d, *self.kernel)
-        return dw.T if self.transposed else dw  # in the base weight's own shape
-
-    def _op(self, x, w, bias=None):
-        "The base convolution with weight `w`."
-        return conv_op(self.conv, x, w, bias)
+        return self.view.from_matrix(dw)  # in the base weight's own shape
 
     def forward(self, x):
         "The adapter's contribution s kron(W1, W2) x; for a linear layer, without building delta_W."
         W1 = self.W1; x = x.to(W1.dtype)
-        if self.conv is not None: return self._op(x, self.delta_weight())
+        if self.view.kernel: return self.view.apply(x, self.delta_weight())
         a, b, c, d = self.dims
         X = x.reshape(*x.shape[:-1], b, d)  # (..., b d) -> (..., b, d)
         # X W2^T (..., b, c), or X W2b^T (..., b, r)
@@ -171,8 +168,9 @@ class LoKr(Adapter):
     def adapted_forward(self, base, x, *args, **kw):
         ("Conv: one convolution with W + delta_W (W stays frozen). Linear: `KronLinearFn` when "
          "it pays, else base(x) + forward(x).")
-        if self.conv is not None:
-            return self._op(x, base.weight + self.delta_weight().to(base.weight.dtype), base.bias)
+        if self.view.kernel:
+            return self.view.apply(x, base.weight + self.delta_weight().to(base.weight.dtype),
+                                   base.bias)
         a, b, c, d = self.dims
         W1 = self.W1
         W = fusable_weight(base, x, W1.dtype, *args, **
