@@ -19,7 +19,9 @@ import matplotlib.pyplot as plt
 from .adapters import add_adapters, adapted_layers, adapter_kind, find_modules
 from .layers import get_weight
 from .files import atomic_write
-from .relora import ReLoRA, jagged_cosine_lambda
+from fastcore.basics import patch
+from .restarts import jagged_cosine_lambda
+from .relora import ReLoRA
 from .model import estimate_loss
 
 # %% ../nbs/train.ipynb #512b7f02
@@ -209,7 +211,8 @@ class ReLoRATrainer:
         self.w_warm = {n: get_weight(m).clone() for n, m in layers.items() if hasattr(m, 'weight')}
 
 # %% ../nbs/train.ipynb #eae90dd3
-def _train_step(self) -> dict:
+@patch
+def train_step(self:ReLoRATrainer) -> dict:
     ("One optimizer step, after the controller's step for the previous one (switch or restart, if "
      "due); returns its log.")
     c, t, log = self.cfg, self.step, {}
@@ -241,7 +244,8 @@ def _train_step(self) -> dict:
     self.logs.append(log)
     return log
 
-def _evaluate(self) -> float:
+@patch
+def evaluate(self:ReLoRATrainer) -> float:
     ("Validation loss: `eval_fn(model)` (default: nats/token on `eval_batches` fixed validation "
      "batches).")
     was = self.model.training; self.model.eval()
@@ -249,8 +253,10 @@ def _evaluate(self) -> float:
         with torch.no_grad(): return float(self.eval_fn(self.model))
     finally: self.model.train(was)
 
-def _fit(self, until:int|None=None, # stop after this many steps in all (None: cfg.steps)
-         # after_step(trainer) -> bool, called after each step, before its evaluation; True: stop
+@patch
+def fit(self:ReLoRATrainer,
+        until:int|None=None, # stop after this many steps in all (None: cfg.steps)
+        # after_step(trainer) -> bool, called after each step, before its evaluation; True: stop
          after_step=None):
     ("Train to step `until`, evaluating every `eval_every` steps and at the end; returns the last "
      "val loss.")
@@ -263,8 +269,6 @@ def _fit(self, until:int|None=None, # stop after this many steps in all (None: c
             if (c.eval_every and self.step % c.eval_every == 0) or self.step == c.steps:
                 val = log['val_loss'] = self.evaluate()
     return val
-
-ReLoRATrainer.train_step, ReLoRATrainer.evaluate, ReLoRATrainer.fit = _train_step, _evaluate, _fit
 
 # %% ../nbs/train.ipynb #6cc9118c
 def effective_weight(layer:nn.Module) -> Tensor:
@@ -294,7 +298,8 @@ def update_rank(model:nn.Module, # the trained model
 # 2: controller and scheduler state in trainer.json (1: the trainer restarted by itself)
 CHECKPOINT_FORMAT = 2
 
-def _save(self, path): # a directory, created if needed
+@patch
+def save(self:ReLoRATrainer, path): # a directory, created if needed
     "Checkpoint the run to directory `path` (safetensors + JSON, atomically)."
     os.makedirs(path, exist_ok=True)
     tensors, aliases, seen = {}, {}, {}
@@ -343,7 +348,8 @@ def read_checkpoint(path) -> tuple:
 # may change on resume: the steps taken stay the same
 _FREE = ('progress', 'eval_every', 'eval_batches', 'steps', 'schedule_steps')
 
-def _load(self, path):
+@patch
+def load(self:ReLoRATrainer, path): # a checkpoint directory (from save)
     "Resume from checkpoint `path` into this fresh trainer (same model architecture, same config)."
     js, t = read_checkpoint(path)
     old, c = TrainConfig(**js['config']), self.cfg
@@ -374,8 +380,6 @@ def _load(self, path):
     torch.set_rng_state(t['rng.torch']); self.gen.set_state(t['rng.data'])
     for k in ('step', 'skipped', 'phase_tokens', 'phase_time', 'logs'): setattr(self, k, js[k])
     return self
-
-ReLoRATrainer.save, ReLoRATrainer.load = _save, _load
 
 # %% ../nbs/train.ipynb #0aab99f3
 def plot_losses(logs:list, # a trainer's logs
