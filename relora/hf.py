@@ -9,6 +9,7 @@ __all__ = ['HFCausalLM', 'ReLoRACallback']
 import json, os
 import torch.nn.functional as F
 from torch import nn, Tensor
+from fastcore.basics import patch
 from .files import atomic_write
 from .relora import ReLoRA
 
@@ -62,8 +63,10 @@ class ReLoRACallback:
         atomic_write(os.path.join(d, 'relora.json'), write)
 
 # %% ../nbs/hf.ipynb #h0a1b2c3
-def _prepare_resume(self, trainer, # the Trainer, before trainer.train(resume_from_checkpoint=...)
-                    checkpoint:str): # the checkpoint directory (with relora.json)
+@patch
+def prepare_resume(self:ReLoRACallback,
+                   trainer, # the Trainer, before trainer.train(resume_from_checkpoint=...)
+                   checkpoint:str): # the checkpoint directory (with relora.json)
     ("Rebuild the adapters and the optimizer's param groups of the checkpoint's step, so that its "
      "files load into them.")
     path = os.path.join(checkpoint, 'relora.json')
@@ -76,8 +79,10 @@ def _prepare_resume(self, trainer, # the Trainer, before trainer.train(resume_fr
     self._bind(trainer.model, trainer.optimizer, trainer.lr_scheduler)
     self.relora.load_state_dict(sd)
 
-def _on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None,
-                    **kwargs):
+@patch
+def on_train_begin(self:ReLoRACallback, args, state, control, model=None, optimizer=None,
+                   lr_scheduler=None, **kwargs):
+    "Bind the controller to the Trainer's model, optimizer and scheduler (or check the resumed one)."
     if self.kw.get('warm_start') and args.world_size > 1:
         raise NotImplementedError("ReLoRACallback: warm_start under distributed training (DDP "
                                   "would not sync adapters added mid-run): add the adapters before "
@@ -94,5 +99,3 @@ def _on_train_begin(self, args, state, control, model=None, optimizer=None, lr_s
     if self.relora.t != state.global_step:
         raise RuntimeError(f"ReLoRACallback: the Trainer is at step {state.global_step}, ReLoRA at "
                            f"step {self.relora.t}")
-
-ReLoRACallback.prepare_resume, ReLoRACallback.on_train_begin = _prepare_resume, _on_train_begin
