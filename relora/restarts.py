@@ -9,7 +9,7 @@ __all__ = ['merge_and_reinit', 'optimizer_state_keys', 'reset_optimizer_state', 
 import math
 import torch
 from torch import nn, Tensor
-from .adapters import adapted_layers
+from .adapters import adapted_layers, check_finite
 
 # %% ../nbs/restarts.ipynb #418ba9eb
 def merge_and_reinit(model:nn.Module, # a model with adapters (from add_adapters)
@@ -19,9 +19,7 @@ def merge_and_reinit(model:nn.Module, # a model with adapters (from add_adapters
     layers = adapted_layers(model)
     if not layers: raise ValueError(f"merge_and_reinit: {type(model).__name__} has no adapters "
                                     "(call add_adapters first)")
-    for name, l in layers.items():
-        if not all(torch.isfinite(p).all() for p in l.adapter.parameters()):
-            raise ValueError(f"merge_and_reinit: {name}: adapter has NaN/inf; no layer was merged")
+    check_finite(layers, 'merge_and_reinit: no layer was merged')
     # every layer first: a kind with factors shared between layers
     for l in layers.values(): l.merge()
     for name, l in layers.items():  # must not see them reset before all its layers are merged
