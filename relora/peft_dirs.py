@@ -9,11 +9,11 @@ __all__ = ['PEFT_MHA_TWICE', 'write_peft', 'read_peft', 'detect_peft']
 import json, math, os, re
 from collections import Counter
 from torch import nn
-from .adapters import adapted_layers
+from .storage import atomic_write, read_safetensors, save_tensors
+from .adapters import adapted_layers, layer_at
 from .layers import linear_dims
-from .files import atomic_write, read_safetensors, save_tensors
-from .formats import register_format, to_relora, from_relora, file_alpha, scale_config
-from .formats import lokr_structure, layer_at, mha_part, PEFT_PREFIX, PEFT_KEY
+from .formats import to_relora, from_relora, file_alpha, scale_config
+from .formats import lokr_structure, mha_part, PEFT_PREFIX, PEFT_KEY
 from .lokr import LoKr
 
 # %% ../nbs/peft_dirs.ipynb #b6dd81ac
@@ -195,7 +195,7 @@ def read_peft(path,              # a PEFT adapter directory
     r0, a0 = pc.get('r', 8), pc.get('lora_alpha' if ptype == 'LORA' else 'alpha', 8)
     cfg, sd = {}, {}
     for p, t in groups.items():
-        layer = layer_at(model, p)
+        layer = layer_at(model, p, 'the adapter file')
         # PEFT: an MHA's out_proj has the MHA's r, alpha
         q = p.rpartition('.')[0] if mha_part(model, p) == 'out_proj' else p
         r, alpha = _pattern(pc.get('rank_pattern'), q, r0), _pattern(pc.get('alpha_pattern'), q, a0)
@@ -224,9 +224,8 @@ def read_peft(path,              # a PEFT adapter directory
         cfg[p] = c; sd.update({f'{p}.{k}': v for k, v in s.items()})
     return cfg, sd
 
-def detect_peft(path): # a path
+def detect_peft(path,   # an adapter file or directory
+                header, # its read_header, None for a directory
+               ) -> bool:
     "Is `path` a PEFT adapter directory (one with adapter_config.json)?"
-    return os.path.isdir(path) and os.path.isfile(os.path.join(path, 'adapter_config.json'))
-
-# %% ../nbs/peft_dirs.ipynb #edd813b4
-register_format('peft', detect_peft, read_peft, write_peft)
+    return header is None and os.path.isfile(os.path.join(path, 'adapter_config.json'))
