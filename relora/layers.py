@@ -9,6 +9,7 @@ __all__ = ['CONV_FNS', 'LayerView', 'register_layer', 'layer_view', 'linear_dims
 # %% ../nbs/layers.ipynb #dec11589
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 import torch
 import torch.nn.functional as F
@@ -62,24 +63,30 @@ def layer_view(layer:nn.Module) -> LayerView|None:
 # %% ../nbs/layers.ipynb #b12reg03
 CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}  # F.convNd by number of spatial dims
 
+def _linear(x, W, bias=None): return F.linear(x, W, bias)          # W (out, in)
+def _linear_t(x, W, bias=None): return F.linear(x, W.T, bias)      # W (in, out): y = x W + b
+def _pad(amounts, mode, x): return F.pad(x, amounts, mode=mode)
+
+def _conv(n, stride, padding, dilation, groups, pad, x, W, bias=None):
+    return CONV_FNS[n](x if pad is None else pad(x), W, bias, stride, padding, dilation, groups)
+
 def _conv_view(m:nn.Conv1d|nn.Conv2d|nn.Conv3d) -> LayerView:
-    fn, zeros = CONV_FNS[len(m.kernel_size)], m.padding_mode == 'zeros'
-    stride, padding, dilation, g = m.stride, m.padding if zeros else 0, m.dilation, m.groups
+    n, g, zeros = len(m.kernel_size), m.groups, m.padding_mode == 'zeros'
     # F.pad amounts, last dim first
-    amounts, mode = list(m._reversed_padding_repeated_twice), m.padding_mode
-    pad = None if zeros else lambda x: F.pad(x, amounts, mode=mode)
-    def apply(x, W, bias=None):
-        return fn(x if pad is None else pad(x), W, bias, stride, padding, dilation, g)
+    pad = None if zeros else partial(_pad, list(m._reversed_padding_repeated_twice), m.padding_mode)
+    apply = partial(_conv, n, m.stride, m.padding if zeros else 0, m.dilation, g, pad)
     return LayerView(m.out_channels, m.in_channels // g, apply, tuple(m.kernel_size), g, pad=pad)
+
+def _embed(kw, x, W, bias=None):
+    y = F.embedding(x, W, **kw)                                     # ids (...,) -> (..., out)
+    return y if bias is None else y + bias
 
 def _embedding_view(m:nn.Embedding) -> LayerView:
     kw = dict(padding_idx=m.padding_idx, max_norm=m.max_norm, norm_type=m.norm_type,
               scale_grad_by_freq=m.scale_grad_by_freq, sparse=m.sparse)
-    def apply(x, W, bias=None):
-        y = F.embedding(x, W, **kw)                     # ids (...,) -> (..., out)
-        return y if bias is None else y + bias
     # the table is (num_embeddings, embedding_dim) = (in, out)
-    return LayerView(m.embedding_dim, m.num_embeddings, apply, transposed=True, lookup=True)
+    return LayerView(m.embedding_dim, m.num_embeddings, partial(_embed, kw), transposed=True,
+                     lookup=True)
 
 def _is_gpt2_conv1d(m:nn.Module) -> bool:
     return (type(m).__name__ == 'Conv1D' and hasattr(m, 'nf')
@@ -88,14 +95,13 @@ def _is_gpt2_conv1d(m:nn.Module) -> bool:
 register_layer(lambda m: isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)), _conv_view)
 register_layer(lambda m: isinstance(m, nn.Embedding), _embedding_view)
 register_layer(lambda m: isinstance(m, nn.Linear),
-               lambda m: LayerView(m.out_features, m.in_features, F.linear))
+               lambda m: LayerView(m.out_features, m.in_features, _linear))
 # transformers.pytorch_utils.Conv1D: y = x @ W + b, W (in, out)
-register_layer(_is_gpt2_conv1d, lambda m: LayerView(
-    m.weight.shape[1], m.weight.shape[0], lambda x, W, b=None: F.linear(x, W.T, b),
-    transposed=True))
+register_layer(_is_gpt2_conv1d, lambda m: LayerView(m.weight.shape[1], m.weight.shape[0],
+                                                   _linear_t, transposed=True))
 # q, k, v stacked in one (3E, E) in_proj_weight (only when kdim = vdim = E)
 register_layer(lambda m: isinstance(m, nn.MultiheadAttention) and m.in_proj_weight is not None,
-               lambda m: LayerView(3 * m.embed_dim, m.embed_dim, F.linear,
+               lambda m: LayerView(3 * m.embed_dim, m.embed_dim, _linear,
                                    param='in_proj_weight', part=True))
 
 # %% ../nbs/layers.ipynb #b12lin11

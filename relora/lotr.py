@@ -11,7 +11,7 @@ from collections import defaultdict
 import torch
 from torch import nn, Tensor
 from .adapters import Adapter, register_adapter, adapted_layers, LoRALinearFn
-from .layers import linear_dims, get_weight, factor_kw, fusable_weight
+from .layers import layer_view, get_weight, factor_kw, fusable_weight
 
 # %% ../nbs/lotr.ipynb #71141531
 def _orthonormal(n:int, r:int) -> Tensor:
@@ -65,6 +65,10 @@ def hosvd_factors(weights:list, # the group's L weights, each (out, in)
     return top(M1), top(M2)
 
 # %% ../nbs/lotr.ipynb #01602481
+def _out_in(m:nn.Module) -> tuple:
+    "(out, in) of a linear-like layer, from its `LayerView`."
+    v = layer_view(m); return v.out, v.in_
+
 def group_layers(layers:dict,     # {path: layer}
                  group_by='role', # 'role' | 'shape' | callable(name, layer) -> label
                  group:str=None,  # one group of this name for all layers, instead of group_by
@@ -73,30 +77,25 @@ def group_layers(layers:dict,     # {path: layer}
      "`group`).")
     if group is None:
         if group_by == 'role': label = lambda n, m: n.rpartition('.')[2]
-        elif group_by == 'shape': label = lambda n, m: '{1}x{0}'.format(*linear_dims(m))  # 'outxin'
+        elif group_by == 'shape': label = lambda n, m: '{}x{}'.format(*_out_in(m))  # 'outxin'
         elif callable(group_by): label = group_by
         else:
             raise ValueError(
                 "lotr: group_by must be 'role', 'shape' or a callable(name, layer) -> str, got "
                 f"{group_by!r}")
         keyed = defaultdict(dict)
-        for n, m in layers.items(): keyed[(str(label(n, m)), linear_dims(m)[:2])][n] = m
+        for n, m in layers.items(): keyed[(str(label(n, m)), _out_in(m))][n] = m
         return {f'{lab}@{next(iter(ms))}': ms for (lab, _), ms in keyed.items()}
-    dims = {n: linear_dims(m) for n, m in layers.items()}
-    if len({d[:2] for d in dims.values()}) > 1:
+    dims = {n: _out_in(m) for n, m in layers.items()}
+    if len(set(dims.values())) > 1:
         raise ValueError(f"lotr group {group!r}: layers of different shapes cannot share U and V: "
-                         + ', '.join(f'{n} ({d[1]}x{d[0]})' for n, d in dims.items()))
+                         + ', '.join(f'{n} ({o}x{i})' for n, (o, i) in dims.items()))
     return {group: layers}
 
 # %% ../nbs/lotr.ipynb #7fb3330f
-def _weight_oi(layer:nn.Module) -> Tensor:
-    "The base weight as (out, in) float32, whatever the layer's layout."
-    w = get_weight(layer)
-    return w.T if linear_dims(layer)[2] else w
-
 def _group_hosvd(name:str, layers:list, r:int) -> tuple:
-    "`hosvd_factors` of a group's base weights, errors naming the group."
-    try: return hosvd_factors([_weight_oi(m) for m in layers], r)
+    "`hosvd_factors` of a group's base weights as (out, in) matrices, errors naming the group."
+    try: return hosvd_factors([layer_view(m).to_matrix(get_weight(m)) for m in layers], r)
     except ValueError as e: raise ValueError(f"lotr group {name!r}: {e}") from None
 
 # %% ../nbs/lotr.ipynb #cf3b3e11
@@ -109,8 +108,8 @@ class LoTR(Adapter):
                  group:str=None,             # the group sharing U and V (saved; build sets it)
                  factors:LoTRFactors=None):  # the group's shared U, V; None: a new group of one
         super().__init__(base, r, alpha, rslora)
-        fin, fout, self.transposed = linear_dims(base)
-        kw = factor_kw(base.weight)
+        self.view = v = layer_view(base)  # sizes, layout and operation of the base layer
+        fin, fout, kw = v.in_, v.out, factor_kw(getattr(base, v.param))
         if factors is None: factors = LoTRFactors(fin, fout, r, **kw)
         if (tuple(factors.U.shape), tuple(factors.V.shape)) != ((fout, r), (fin, r)):
             raise ValueError(
@@ -132,9 +131,9 @@ class LoTR(Adapter):
             raise ValueError(f"lotr: init must be 'random' or 'hosvd', got {init!r}")
         adapters = {}
         for name, members in group_layers(layers, group_by, group).items():
-            first = next(iter(members.values())); fin, fout, _ = linear_dims(first)
+            first = next(iter(members.values())); v = layer_view(first)
             UV = _group_hosvd(name, list(members.values()), r) if init == 'hosvd' else None
-            factors = LoTRFactors(fin, fout, r, UV, **factor_kw(first.weight))
+            factors = LoTRFactors(v.in_, v.out, r, UV, **factor_kw(getattr(first, v.param)))
             adapters.update({
                 n: cls(m, r, alpha, rslora, group=name, factors=factors)
                 for n, m in members.items()})
@@ -143,7 +142,10 @@ class LoTR(Adapter):
     U = property(lambda self: self.factors.U)
     V = property(lambda self: self.factors.V)
     @classmethod
-    def can_adapt(cls, m): return linear_dims(m) is not None
+    def can_adapt(cls, m):
+        v = layer_view(m)
+        return v is not None and v.linear
+    transposed = property(lambda self: self.view.transposed)   # weight stored (in, out)
     def options(self): return dict(group=self.group)
     @classmethod
     def after_restart(cls, model):
@@ -159,7 +161,7 @@ class LoTR(Adapter):
 
     def delta_weight(self):
         d = self.scale * (self.U @ self.G @ self.V.T)   # (out, r) (r, r) (r, in) -> (out, in)
-        return d.T if self.transposed else d            # in the base weight's own shape
+        return self.view.from_matrix(d)                 # in the base weight's own shape
 
     def forward(self, x):
         x = x.to(self.G.dtype)
