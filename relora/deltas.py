@@ -7,14 +7,14 @@ __all__ = ['stand_in', 'stand_in_model', 'as_pair', 'give_storage', 'materialize
            'lora_factors', 'layer_weight', 'adapter_deltas', 'weighted_deltas', 'add_deltas']
 
 # %% ../nbs/deltas.ipynb #57fc1a3c
-import copy, json
-from collections import defaultdict
+import copy
 import torch
 from torch import nn, Tensor
 from tqdm import tqdm
-from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_kind
-from .adapters import adapter_state_dict
-from .layers import get_weight, linear_dims, set_weight
+from .adapters import adapted_layers, adapter_config, adapter_kind, adapter_state_dict
+from .adapters import check_finite, layer_at
+from .layers import get_weight, layer_view, set_weight
+from .files import build_adapters
 
 # %% ../nbs/deltas.ipynb #3801ebd4
 def stand_in(shape,  # base weight shape: (d,), (out, in), (num, dim) or (out, in, *k)
@@ -81,14 +81,8 @@ def _shape_from_factors(path, c, sd):
         "(the model or its state dict)")
 
 def _base_layers(base, config, sd) -> dict:
-    if isinstance(base, nn.Module):
-        out = {}
-        for p in config:
-            try: m = base.get_submodule(p)
-            except AttributeError:
-                raise ValueError(f"{p}: {type(base).__name__} has no such layer") from None
-            out[p] = m.base_layer if isinstance(m, AdaptedLayer) else m
-        return out
+    "{path: base layer}: the model's layers, or stand-ins shaped by its weights or by the factors."
+    if isinstance(base, nn.Module): return {p: layer_at(base, p, 'the adapters') for p in config}
     if base is not None:
         missing = [p for p in config if f'{p}.weight' not in base]
         if missing: raise ValueError(f"{missing[0]}: no '{missing[0]}.weight' in the base weights")
@@ -96,6 +90,21 @@ def _base_layers(base, config, sd) -> dict:
             p: stand_in(base[f'{p}.weight'].shape, f'{p}.lora_embedding_A' in sd)
             for p in config}
     return {p: stand_in(*_shape_from_factors(p, c, sd)) for p, c in config.items()}
+
+def _holder(layers:dict) -> nn.Module:
+    ("A new module tree with each of `layers` ({path: layer}) at its path; the layers' own "
+     "modules are not changed.")
+    root = nn.Module()
+    for p in sorted(layers, key=len):                      # a parent path before its children
+        *parents, leaf = p.split('.'); m = root
+        for q in parents:
+            if q not in m._modules: m.add_module(q, nn.Module())
+            m = m._modules[q]
+        layer = layers[p]
+        if any(k.startswith(p + '.') for k in layers):     # e.g. an MHA and its out_proj
+            layer = copy.copy(layer); layer._modules = dict(layer._modules)  # own child table
+        m.add_module(leaf, layer)
+    return root
 
 def give_storage(adapters): # adapters built on stand-in (meta) layers
     ("Give the meta tensors of `adapters` CPU storage, once per tensor, so that factors shared "
@@ -119,27 +128,21 @@ def materialize_adapters(src,       # (config, state_dict), a dict with both, or
     if isinstance(src, nn.Module) and adapted_layers(src):
         return {p: (l.base_layer, l.adapter) for p, l in adapted_layers(src).items()}
     config, sd = as_pair(src)
-    layers, groups, out = _base_layers(base, config, sd), defaultdict(dict), {}
-    for p, c in config.items(): groups[json.dumps(c, sort_keys=True)][p] = layers[p]
-    for key, group in groups.items():
-        c = json.loads(key); cls = adapter_kind(c.pop('kind'))
-        built = cls.build(group, **c); give_storage(built.values())
-        for p, a in built.items():
-            for k, v in a.state_dict().items():
-                got = sd.get(f'{p}.{k}')
-                if got is None: raise ValueError(f"{p}: tensor {p}.{k} missing from the state dict")
-                if got.shape != v.shape:
-                    raise ValueError(
-                        f"{p}.{k}: shape {tuple(got.shape)} in the state dict, the {cls.kind} "
-                        f"adapter of this layer has {tuple(v.shape)}")
-                with torch.no_grad(): v.copy_(got)
-            out[p] = (layers[p], a)
+    layers, out = _base_layers(base, config, sd), {}
+    built = build_adapters(_holder(layers), config); give_storage(built.values())
+    for p, a in built.items():
+        for k, v in a.state_dict().items():
+            got = sd.get(f'{p}.{k}')
+            if got is None: raise ValueError(f"{p}: tensor {p}.{k} missing from the state dict")
+            if got.shape != v.shape:
+                raise ValueError(
+                    f"{p}.{k}: shape {tuple(got.shape)} in the state dict, the {a.kind} "
+                    f"adapter of this layer has {tuple(v.shape)}")
+            with torch.no_grad(): v.copy_(got)
+        out[p] = (layers[p], a)
     extra = set(sd) - {f'{p}.{k}' for p, (_, a) in out.items() for k in a.state_dict()}
     if extra: raise ValueError(f"unexpected tensors {sorted(extra)[:5]} in the state dict")
     return out
-
-def _transposed(layer):
-    return isinstance(layer, nn.Embedding) or bool((linear_dims(layer) or (0, 0, False))[2])
 
 def is_conv(m:nn.Module) -> bool:
     "Is `m` a convolution that LoCon adapts (nn.Conv1d/2d/3d)?"
@@ -148,9 +151,13 @@ def is_conv(m:nn.Module) -> bool:
 def as_matrix(layer:nn.Module, # the base layer (or a stand-in)
               w:Tensor,        # a weight or delta in the layer's own weight shape
              ) -> Tensor:      # (out, in*k)
-    ("`w` as the (out, in*k) matrix that LoRA factors: the transpose for an embedding or GPT-2 "
-     "Conv1D (stored (in, out)).")
-    return w.T if _transposed(layer) else w.flatten(1)   # own shape -> (out, in*k)
+    ("`w` as the (out, in*k) matrix that LoRA factors (`LayerView.to_matrix`: the transpose for "
+     "an embedding or GPT-2 Conv1D).")
+    v = layer_view(layer)
+    if v is None:
+        raise ValueError(f"{type(layer).__name__} has no LayerView (relora.layers.register_layer): "
+                         "its weight cannot be read as an (out, in*k) matrix")
+    return v.to_matrix(w)                                # own shape -> (out, in*k)
 
 def delta_f32(a) -> Tensor: # a: an adapter of any kind
     "Its delta_weight() in float32 (computed on a float32 copy of a low-precision adapter)."
@@ -172,11 +179,7 @@ def layer_weight(src,              # a model, or its state dict
                 ) -> Tensor:
     ("A layer's weight (float32, own shape) from a model (an adapted layer's base weight) or a "
      "state dict.")
-    if isinstance(src, nn.Module):
-        try: m = src.get_submodule(path)
-        except AttributeError:
-            raise ValueError(f"{path}: the {what} model has no such layer") from None
-        return get_weight(m.base_layer if isinstance(m, AdaptedLayer) else m)
+    if isinstance(src, nn.Module): return get_weight(layer_at(src, path, f'the {what} side'))
     if f'{path}.weight' not in src:
         raise ValueError(f"{path}.weight: missing from the {what} weights")
     return src[f'{path}.weight'].float()
@@ -215,18 +218,14 @@ def add_deltas(target,             # a model, or a state dict {'<path>.weight': 
     ws = {}
     for p, d in deltas.items():
         if isinstance(target, nn.Module):
-            try: m = target.get_submodule(p)
-            except AttributeError:
-                raise ValueError(f"{p}: {type(target).__name__} has no such layer") from None
-            ws[p] = m.base_layer if isinstance(m, AdaptedLayer) else m
+            ws[p] = layer_at(target, p, 'the deltas')
             shape = get_weight(ws[p]).shape
         elif f'{p}.weight' in target: shape = target[f'{p}.weight'].shape
         else: raise ValueError(f"{p}: no '{p}.weight' in the state dict")
         if shape != d.shape:
             raise ValueError(
                 f"{p}: delta of shape {tuple(d.shape)} for a weight of shape {tuple(shape)}")
-        if not torch.isfinite(d).all():
-            raise ValueError(f"{p}: delta has NaN/inf; nothing was merged")
+    check_finite(deltas, 'nothing was merged')
     if isinstance(target, nn.Module):
         for p, m in ws.items():
             set_weight(m, get_weight(m) + weight * deltas[p].float().to(get_weight(m).device))
