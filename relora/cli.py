@@ -10,7 +10,8 @@ import argparse, copy, json, math, os, re, shutil, signal, sys, threading, time
 from dataclasses import asdict, fields
 import torch
 from .adapters import adapted_layers, known_kinds, remove_adapters
-from .files import atomic_write, save_adapters
+from .storage import atomic_write
+from .files import save_adapters
 from .data import TextData, corpus_path
 from .model import GPT, GPTConfig, save_gpt
 from .train import TrainConfig, ReLoRATrainer, plot_losses, update_rank

@@ -10,7 +10,7 @@ import json, os
 import torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .files import atomic_write
+from .storage import atomic_write
 from .relora import ReLoRA
 
 # %% ../nbs/hf.ipynb #1433740e
