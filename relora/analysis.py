@@ -9,6 +9,7 @@ __all__ = ['analyse_delta', 'analyse_adapters', 'plot_spectra']
 import math
 import torch
 from torch import nn, Tensor
+import matplotlib.pyplot as plt
 from .adapters import adapted_layers
 from .deltas import materialize_adapters, delta_f32, as_matrix, layer_weight
 
@@ -65,7 +66,6 @@ def plot_spectra(rows:list,          # analyse_adapters rows (with 'sv')
                  ax=None):           # a matplotlib Axes (default: a new (5, 3) figure)
     ("Singular values of each layer's update (log scale), or the fraction of ||delta W||_F^2 "
      "kept at each rank.")
-    import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(5, 3))
     for r in rows:
         s = torch.tensor(r['sv'])

@@ -11,7 +11,7 @@ import torch
 from torch import nn, Tensor
 from tqdm import tqdm
 from .adapters import AdaptedLayer, LoRA, adapted_layers, adapter_kind, find_modules
-from .layers import get_weight, set_weight
+from .storage import storage_key
 from .files import save_adapters
 from .full import Full
 from .deltas import stand_in_model, materialize_adapters, give_storage, as_matrix, delta_f32
@@ -155,7 +155,7 @@ def _ties(sd) -> dict:
     first, out = {}, {}
     for k, v in sd.items():
         if v.numel() == 0: continue
-        at = (v.device, v.data_ptr(), tuple(v.shape), v.stride())
+        at = storage_key(v)
         if at in first: out[k] = first[at]
         else: first[at] = k
     return out
