@@ -5,7 +5,7 @@ imports with other code (nbdev executes such cells alone when building docs).
     python .ci/docs.py            # every notebook in nbs/
     python .ci/docs.py nbs/lotr.ipynb ...
 """
-import json, os, subprocess, sys, warnings
+import json, os, re, subprocess, sys, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +19,15 @@ def proc(nb):
     problems = []
     with warnings.catch_warnings(record=True) as ws:
         warnings.simplefilter('always')
-        try: FilterDefaults()(read_nb(Path(nb).name))
+        try:
+            doc = read_nb(Path(nb).name); FilterDefaults()(doc)
+            # show_doc's output: a source link must carry its line (nbdev's default renderer gives #LNone)
+            md = [''.join(o.get('data', {}).get('text/markdown', '')) for c in doc.cells
+                  for o in c.get('outputs', [])]
+            # and a class is shown as a class (relora's names: classes CamelCase, functions snake_case)
+            if any('#LNone' in m or re.search(r'```python\ndef [A-Z]', m) for m in md):
+                problems.append('error: show_doc shows a class as `def` or a source link without '
+                                'its line: is settings.ini renderer = relora.showdoc.Renderer?')
         except BaseException as e: problems.append(f'error: {str(e).splitlines()[0][:300]}')
     for w in ws:
         msg = str(w.message)
