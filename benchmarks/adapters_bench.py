@@ -5,9 +5,10 @@ variant runs one training step, forward + backward (dL/dy random):
 
 - plain:          the bare layer (its backward computes dL/dx only: W is frozen);
 - ref-lora:       a plain two-matmul LoRA, lin(x) + s * (x A^T) B^T (the issue's reference point);
-- relora-*:       `AdaptedLayer(lin, kind)` for relora's lora, loha, lokr, lotr;
-- peft-*:         PEFT's LoRA, LoHa, LoKr layers (if peft is installed);
-- lycoris-*:      LyCORIS's LoCon (lora), LoHa, LoKr modules in their default mode (if lycoris is installed).
+- relora-*:       `AdaptedLayer(lin, kind)` for relora's lora, loha, lokr, lotr, dora (DoRA over LoRA);
+- peft-*:         PEFT's LoRA, LoHa, LoKr layers and its DoRA (LoRA with use_dora=True) (if peft is installed);
+- lycoris-*:      LyCORIS's LoCon (lora), LoHa, LoKr modules in their default mode, and LoCon with
+                  weight_decompose=True (dora) (if lycoris is installed).
   (`pip install -e ".[bench]"` installs both peers, the versions the tests compare against.)
 
 Then merged inference: each relora adapter merged into its own copy of the layer, forward only (no grad), against the
@@ -20,7 +21,7 @@ shared machine, the two disagree and the min is the steadier; the JSON also hold
 time). Absolute times depend on the machine; the ratios, measured side by side in one run, travel better.
 
 Usage: python benchmarks/adapters_bench.py [--quick] [--sizes 1024 4096] [--threads 1 2] [--repeats 7]
-                                           [--kinds lora loha lokr lotr] [--tokens 2048] [--r 16] [--out PATH]
+                                           [--kinds lora loha lokr lotr dora] [--tokens 2048] [--r 16] [--out PATH]
 Not part of the tests.
 """
 import argparse, copy, importlib.metadata, json, os, platform, random, statistics, sys, tempfile, time
@@ -31,9 +32,10 @@ from relora.adapters import AdaptedLayer, adapter_kind
 import relora.loha, relora.lokr, relora.lotr  # noqa: F401  (register their kinds)
 from _common import atomic_write_json
 
-KINDS = ['lora', 'loha', 'lokr', 'lotr']
+KINDS = ['lora', 'loha', 'lokr', 'lotr', 'dora']
 AIMS = {'relora-lora': 1.08, 'relora-loha': 1.5, 'relora-lokr': 1.3}   # the issue's aims (d = 1024, 1 thread)
-PEERS = {'lora': ['peft-lora', 'lycoris-lora', 'ref-lora'], 'loha': ['peft-loha', 'lycoris-loha'], 'lokr': ['peft-lokr', 'lycoris-lokr']}
+PEERS = {'lora': ['peft-lora', 'lycoris-lora', 'ref-lora'], 'loha': ['peft-loha', 'lycoris-loha'], 'lokr': ['peft-lokr', 'lycoris-lokr'],
+         'dora': ['peft-dora', 'lycoris-dora']}
 
 
 def _nonzero_(module, std=0.02):
@@ -57,7 +59,8 @@ def peft_layers(lin, r):
     out = {}
     for name, cfg in [('lora', LoraConfig(r=r, lora_alpha=r, target_modules=['lin'])),
                       ('loha', LoHaConfig(r=r, alpha=r, target_modules=['lin'])),
-                      ('lokr', LoKrConfig(r=r, alpha=r, target_modules=['lin']))]:
+                      ('lokr', LoKrConfig(r=r, alpha=r, target_modules=['lin'])),
+                      ('dora', LoraConfig(r=r, lora_alpha=r, target_modules=['lin'], use_dora=True))]:
         holder = nn.Module(); holder.lin = copy.deepcopy(lin)
         layer = get_peft_model(holder, cfg).base_model.model.lin
         for n, p in layer.named_parameters(): p.requires_grad_('base_layer' not in n)
@@ -70,9 +73,10 @@ def lycoris_layers(lin, r):
     try: from lycoris.modules import LoConModule, LohaModule, LokrModule
     except ImportError: return {}
     out = {}
-    for name, cls in [('lora', LoConModule), ('loha', LohaModule), ('lokr', LokrModule)]:
+    for name, cls, kw in [('lora', LoConModule, {}), ('loha', LohaModule, {}), ('lokr', LokrModule, {}),
+                          ('dora', LoConModule, dict(weight_decompose=True))]:
         base = copy.deepcopy(lin)
-        out[f'lycoris-{name}'] = _nonzero_(cls(f'lycoris_{name}', base, multiplier=1.0, lora_dim=r, alpha=r))
+        out[f'lycoris-{name}'] = _nonzero_(cls(f'lycoris_{name}', base, multiplier=1.0, lora_dim=r, alpha=r, **kw))
     return out
 
 
@@ -108,11 +112,11 @@ def train_variants(d, r, kinds, tokens):
 
 
 def check(layers, lin, d):
-    "Every relora variant computes base(x) + delta_W x (so that the timings compare like with like)."
+    "Every relora variant computes x W'^T + b, W' = merged_weight(W) (so that the timings compare like with like)."
     x = torch.randn(4, d)
     for k, m in layers.items():
         if k.startswith('relora-'):
-            want = F.linear(x, lin.weight + m.adapter.delta_weight(), lin.bias)
+            want = F.linear(x, m.adapter.merged_weight(lin.weight), lin.bias)
             torch.testing.assert_close(m(x), want, rtol=1e-4, atol=1e-4, msg=lambda s: f'{k}: {s}')
 
 
@@ -123,8 +127,9 @@ def infer_variants(d, r, kinds, tokens):
     x = torch.randn(tokens, d)
     out = {'plain': lin}
     for k in kinds:
-        m = relora_layer(copy.deepcopy(lin), k, r).merge()
-        torch.testing.assert_close(m(x[:4]), lin(x[:4]) + F.linear(x[:4], m.adapter.delta_weight()), rtol=1e-4, atol=1e-4)
+        m = relora_layer(copy.deepcopy(lin), k, r)
+        with torch.no_grad(): want = m(x[:4])                   # unmerged: base(x) + the adapter
+        torch.testing.assert_close(m.merge()(x[:4]), want, rtol=1e-4, atol=1e-4)
         out[f'relora-{k}-merged'] = m
     def fwd(m):
         def f():
