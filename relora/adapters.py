@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['ADAPTER_KINDS', 'register_adapter', 'known_kinds', 'adapter_kind', 'Adapter', 'check_finite', 'LoRALinearFn', 'LoRA',
            'AdaptedLayer', 'find_modules', 'adapted_layers', 'attach_adapters', 'freeze_except_adapters',
-           'add_adapters', 'layer_at', 'merge_adapters', 'unmerge_adapters', 'adapter_config', 'adapter_state_dict',
-           'remove_adapters', 'adapter_summary']
+           'add_adapters', 'layer_at', 'take_tensors', 'merge_adapters', 'unmerge_adapters', 'adapter_config',
+           'adapter_state_dict', 'remove_adapters', 'adapter_summary']
 
 # %% ../nbs/adapters.ipynb #874bbc84
 import fnmatch, importlib, importlib.util, math, os, pkgutil, re, warnings
@@ -200,6 +200,29 @@ class LoRA(Adapter):
     A = property(lambda self: self.lora_embedding_A if self.embedding else self.lora_A)
     B = property(lambda self: self.lora_embedding_B if self.embedding else self.lora_B)
     def options(self): return dict(dropout=self.dropout_p)
+
+    # the factors' names in PEFT and kohya/LyCORIS files (an Embedding's: lora_embedding_A/B, PEFT)
+    FILE_NAMES = dict(peft=('lora_A.weight', 'lora_B.weight'),
+                      kohya=('lora_down.weight', 'lora_up.weight'))
+    @classmethod
+    def from_file(cls, fmt, name, layer, t):
+        "LoRA from PEFT's lora_A/B.weight (lora_embedding_A/B) or kohya's lora_down/up.weight."
+        A, B = cls.FILE_NAMES[fmt]
+        if isinstance(layer, nn.Embedding) and (A in t or 'lora_embedding_A' in t):
+            if fmt != 'peft':
+                raise ValueError(f"{name}: an Embedding adapter has no kohya/LyCORIS form")
+            A, B = take_tensors(name, t, 'lora_embedding_A', 'lora_embedding_B')
+            return dict(kind='lora', r=A.shape[0]), dict(lora_embedding_A=A, lora_embedding_B=B)
+        if A not in t or not cls.can_adapt(layer): return None
+        A, B = take_tensors(name, t, A, B)
+        return dict(kind='lora', r=A.shape[0]), dict(lora_A=A, lora_B=B)
+    def to_file(self, fmt, name, base):
+        "A and B under the format's names; an Embedding's LoRA has a PEFT form only."
+        sd = self.state_dict()
+        if not self.embedding: return dict(zip(self.FILE_NAMES[fmt], (sd['lora_A'], sd['lora_B'])))
+        if fmt != 'peft': raise ValueError(f"{name}: an Embedding adapter has no kohya/LyCORIS "
+                                           "form; save it as 'peft' or 'relora'")
+        return dict(sd)
 
     def reset(self):
         ("delta_W = 0 exactly, one factor random so that gradients flow (A for Linear; B for "
@@ -415,6 +438,17 @@ def layer_at(model:nn.Module, # a model, adapted or not
         raise ValueError(
             f"{path}: {named_by} names a layer that {type(model).__name__} does not have") from None
     return m.base_layer if isinstance(m, AdaptedLayer) else m
+
+def take_tensors(name:str, # the layer's path, for error messages
+                 t:dict,   # a layer's file tensors {suffix: tensor}, popped in place
+                 *keys,    # suffixes that must be there
+                 optional=(), # suffixes taken if there (None if not)
+                ) -> list: # the tensors, keys then optional
+    "Pop `keys` (all required) and `optional` from a layer's file tensors; an error names what is missing."
+    miss = [k for k in keys if k not in t]
+    if miss: raise ValueError(f"{name}: tensor(s) {miss} missing from the adapter file (it has "
+                              f"{sorted(t)})")
+    return [t.pop(k) for k in keys] + [t.pop(k, None) for k in optional]
 
 # %% ../nbs/adapters.ipynb #7777ffcd
 def merge_adapters(model:nn.Module):

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from .adapters import Adapter, register_adapter
 from .layers import CONV_FNS, layer_view, factor_kw
+from fastcore.basics import patch
+from .adapters import take_tensors
 
 # %% ../nbs/conv.ipynb #215244e4
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string
@@ -105,3 +107,35 @@ class LoCon(Adapter):
             h = CONV_FNS[self.n](h, getattr(self, name), None, stride, padding, dilation,
                                  self.groups)
         return self.scale * h
+
+# %% ../nbs/conv.ipynb #df82b7a6
+_LOCON_NAMES = dict(peft=('lora_A.weight', 'lora_B.weight', None),
+                    kohya=('lora_down.weight', 'lora_up.weight', 'lora_mid.weight'))
+
+@patch(cls_method=True)
+def from_file(cls:LoCon, fmt:str, name:str, layer:nn.Module, t:dict):
+    "LoCon (flat) from a conv layer's LoRA tensors in a PEFT or kohya/LyCORIS file, else None."
+    A, B, mid = _LOCON_NAMES[fmt]
+    if A not in t or not cls.can_adapt(layer): return None
+    A, B, *m = take_tensors(name, t, A, B, optional=(mid,) if mid else ())
+    m = m[0] if m else None
+    sd = dict(lora_down=A, lora_up=B, **({} if m is None else dict(lora_mid=m)))
+    return dict(kind='locon', r=A.shape[0], tucker=m is not None, reshape='flat'), sd
+
+@patch
+def to_file(self:LoCon, fmt:str, name:str, base:nn.Module) -> dict:
+    "The factors under the format's names; refused where the format cannot hold this LoCon."
+    if self.reshape != 'flat':
+        raise ValueError(f"{name}: locon reshape={self.reshape!r} has no {fmt} form (only 'flat')")
+    if self.groups != 1:
+        raise ValueError(
+            f"{name}: locon on a grouped convolution (groups={self.groups}) has no {fmt} form")
+    if fmt == 'peft':
+        if self.tucker:
+            raise ValueError(
+                f"{name}: PEFT's conv LoRA has no Tucker core (lora_mid); save it as 'kohya'")
+        if any(d != 1 for d in base.dilation) or base.padding_mode != 'zeros':
+            raise ValueError(f"{name}: PEFT's conv lora_A ignores dilation/padding_mode; save "
+                             "it as 'kohya' or 'relora'")
+    sd, (A, B, mid) = self.state_dict(), _LOCON_NAMES[fmt]
+    return {A: sd['lora_down'], B: sd['lora_up'], **({mid: sd['lora_mid']} if self.tucker else {})}

@@ -11,6 +11,8 @@ from torch import nn, Tensor
 from torch.func import functional_call
 from .adapters import Adapter, register_adapter
 from .layers import factor_kw
+from fastcore.basics import patch
+from .adapters import take_tensors
 
 # %% ../nbs/full.ipynb #855aa0a1
 @register_adapter
@@ -44,3 +46,29 @@ class Full(Adapter):
         "The base layer's own forward with W + s * diff in place of W."
         W = base.weight + self.delta_weight().to(base.weight.dtype)
         return functional_call(base, {'weight': W}, (x, *args), kw)
+
+# %% ../nbs/full.ipynb #1e00a07f
+_FULL_LYCORIS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)   # LyCORIS 4.1.3 full.py: support_module
+
+@patch(cls_method=True)
+def from_file(cls:Full, fmt:str, name:str, layer:nn.Module, t:dict):
+    "A Full adapter (scale 1) from LyCORIS' diff (and a zero diff_b), else None."
+    if 'diff' not in t: return None
+    db = t.pop('diff_b', None)
+    if db is not None and db.count_nonzero():
+        raise ValueError(f"{name}: a nonzero bias difference (diff_b) in the {fmt} file; relora "
+                         "adapters change weights only")
+    (diff,) = take_tensors(name, t, 'diff')
+    t.pop('alpha', None)   # LyCORIS adds diff as is, whatever alpha says
+    return dict(kind='full', r=1), dict(diff=diff)
+
+@patch
+def to_file(self:Full, fmt:str, name:str, base:nn.Module) -> dict:
+    "LyCORIS' diff, the scale folded in; refused for PEFT and for layers LyCORIS does not patch."
+    if fmt != 'kohya':
+        raise ValueError(f"{name}: a full difference (kind 'full') has no {fmt} form; save it "
+                         "as 'kohya' or 'relora'")
+    if type(base) not in _FULL_LYCORIS:
+        raise ValueError(f"{name}: LyCORIS applies a full difference (diff) to Linear and Conv "
+                         f"layers only, not {type(base).__name__}; save it as 'relora'")
+    return {'diff': self.delta_weight().detach()}

@@ -96,23 +96,15 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
             raise ValueError(f"{p}: an nn.MultiheadAttention adapter in a kohya/LyCORIS file, "
                              "which has no MultiheadAttention form (LyCORIS's forward ignores it, "
                              "its merge applies it); relora does not guess")
-        alpha = t.pop('alpha', None)
-        if alpha is not None:
-            if alpha.numel() != 1:
-                raise ValueError(f"{name}.alpha: a scalar expected, got shape {tuple(alpha.shape)}")
-            alpha = float(alpha.float().reshape(()))
+        alpha = t.get('alpha')
+        if alpha is not None and alpha.numel() != 1:
+            raise ValueError(f"{name}.alpha: a scalar expected, got shape {tuple(alpha.shape)}")
+        # a kind whose scale the file fixes (LyCORIS' full, LoKr with both factors full) pops alpha
         c, s = to_relora(p, layer, t, 'kohya')
-        # both factors full: scale 1, LyCORIS stores alpha = r
-        if c['kind'] == 'lokr' and c['r'] is None:
-            c['r'] = int(alpha) if alpha and float(alpha).is_integer() else 1
-        r = c['r']
-        # LyCORIS adds diff as is, whatever alpha says
-        if c['kind'] == 'full': c.update(alpha=1., rslora=False)
-        elif c['kind'] == 'lokr' and 'lokr_w1' in s and 'lokr_w2' in s:
-            c['full_matrix'] = r < max(s['lokr_w2'].shape[:2]) / 2
-            c.update(alpha=float(r), rslora=False)
+        alpha = t.pop('alpha', None)
+        alpha, r = None if alpha is None else float(alpha.float().reshape(())), c['r']
         # file alpha = alpha sqrt(r)
-        elif rs and alpha is not None: c.update(alpha=alpha / math.sqrt(r), rslora=True)
+        if rs and alpha is not None: c.update(alpha=alpha / math.sqrt(r), rslora=True)
         else: c.update(scale_config(r, alpha))
         cfg[p] = c; sd.update({f'{p}.{k}': v for k, v in s.items()})
     return cfg, sd

@@ -13,6 +13,8 @@ from torch import nn, Tensor
 from torch.autograd.function import once_differentiable
 from .adapters import Adapter, register_adapter
 from .layers import layer_view, factor_kw, fusable_weight
+from fastcore.basics import patch
+from .adapters import take_tensors
 
 # %% ../nbs/loha.ipynb #5b5d804c
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
@@ -185,3 +187,25 @@ class LoHa(Adapter):
                                    alpha=self.scale).view(y.shape)
         return self.view.apply(x, base.weight + self.delta_weight().to(base.weight.dtype),
                                base.bias)
+
+# %% ../nbs/loha.ipynb #2dadf20a
+_HADA = ('hada_w1_a', 'hada_w1_b', 'hada_w2_a', 'hada_w2_b')
+
+@patch(cls_method=True)
+def from_file(cls:LoHa, fmt:str, name:str, layer:nn.Module, t:dict):
+    "LoHa from a layer's hada_* tensors in a PEFT or kohya/LyCORIS file, else None."
+    if not any(k.startswith('hada_') for k in t): return None
+    *w, t1, t2 = take_tensors(name, t, *_HADA, optional=('hada_t1', 'hada_t2'))
+    sd = dict(zip(_HADA, w))
+    if t1 is not None:   # PEFT's Conv1d cores (r, r, k, 1) -> (r, r, k)
+        sq = isinstance(layer, nn.Conv1d) and t1.dim() == 4 and t1.shape[-1] == 1
+        sd.update(hada_t1=t1.squeeze(-1) if sq else t1, hada_t2=t2.squeeze(-1) if sq else t2)
+    return dict(kind='loha', r=w[1].shape[0], tucker=t1 is not None), sd
+
+@patch
+def to_file(self:LoHa, fmt:str, name:str, base:nn.Module) -> dict:
+    "The factors under relora's own names (PEFT's Conv1d cores as (r, r, k, 1))."
+    sd = dict(self.state_dict())
+    if isinstance(base, nn.Conv1d) and fmt == 'peft':
+        sd = {k: v.unsqueeze(-1) if k in ('hada_t1', 'hada_t2') else v for k, v in sd.items()}
+    return sd

@@ -12,6 +12,9 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from .adapters import Adapter, register_adapter
 from .layers import layer_view, factor_kw, fusable_weight
+from fastcore.basics import patch
+from .adapters import take_tensors
+from .layers import linear_dims
 
 # %% ../nbs/lokr.ipynb #73932cfa
 def factorization(dim:int,       # the dimension to split (out_features or in_features)
@@ -180,3 +183,68 @@ class LoKr(Adapter):
         # (N, in) -> (N, out)
         y = KronLinearFn.apply(x.reshape(-1, b * d).contiguous(), W, base.bias, self.scale * W1, K2)
         return y.view(*x.shape[:-1], a * c)
+
+# %% ../nbs/lokr.ipynb #18999b0f
+_LOKR = ('lokr_w1', 'lokr_w1_a', 'lokr_w1_b', 'lokr_w2', 'lokr_w2_a', 'lokr_w2_b', 'lokr_t2')
+
+def _shape(name, t:dict, k:str) -> tuple:
+    if k not in t: raise ValueError(f"{name}: tensor {k} missing from the adapter file (it has "
+                                    f"{sorted(t)})")
+    return tuple(t[k].shape)
+
+def _lokr_factor(name, layer, w1_shape, w2_shape) -> int:
+    "The `factor` with which relora's `factorization` splits `layer` into W1 (a, b) and W2 (c, d)."
+    dims = linear_dims(layer)
+    fout, fin = (dims[1], dims[0]) if dims else tuple(layer.weight.shape[:2])
+    (a, b), (c, d) = w1_shape, w2_shape
+    for f in (-1, a, b, c, d):
+        if f >= 1 or f == -1:
+            if factorization(fout, f) == (a, c) and factorization(fin, f) == (b, d): return f
+    raise ValueError(f"{name}: LoKr split ({a}x{b}) kron ({c}x{d}) of a {fout}x{fin} weight is not "
+                     "one relora's factorization() makes (PEFT with decompose_factor > sqrt(dim) "
+                     "splits the other way round)")
+
+@patch(cls_method=True)
+def file_structure(cls:LoKr, name:str, layer:nn.Module, t:dict, r:int=None, decompose_both=None,
+                   use_tucker=None) -> dict:
+    ("LoKr config (no scale) that rebuilds the factors in `t`; r, decompose_both, use_tucker from "
+     "a file's config if given (PEFT), else from `t`.")
+    k = tuple(layer.weight.shape[2:]) if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) else ()
+    a, b = (_shape(name, t, 'lokr_w1')[:2] if 'lokr_w1' in t
+            else (_shape(name, t, 'lokr_w1_a')[0], _shape(name, t, 'lokr_w1_b')[1]))
+    if 'lokr_w2' in t: c, d = _shape(name, t, 'lokr_w2')[:2]
+    # (r, c), (r, d)
+    elif 'lokr_t2' in t: c, d = _shape(name, t, 'lokr_w2_a')[1], _shape(name, t, 'lokr_w2_b')[1]
+    # (c, r), (r, d k1 ..)
+    else: c, d = _shape(name, t, 'lokr_w2_a')[0], _shape(name, t, 'lokr_w2_b')[1] // math.prod(k)
+    if r is None:   # kohya: the rank is that of the low-rank factors (None if both are full)
+        r = (t['lokr_w1_a'].shape[1] if 'lokr_w1_a' in t else t['lokr_t2'].shape[0]
+             if 'lokr_t2' in t else t['lokr_w2_a'].shape[1] if 'lokr_w2_a' in t else None)
+    if decompose_both is None: decompose_both = 'lokr_w1_a' in t
+    if use_tucker is None: use_tucker = 'lokr_t2' in t
+    return dict(kind='lokr', r=r, factor=_lokr_factor(name, layer, (a, b), (c, d)),
+                decompose_both=bool(decompose_both), full_matrix=False, use_tucker=bool(use_tucker))
+
+@patch(cls_method=True)
+def from_file(cls:LoKr, fmt:str, name:str, layer:nn.Module, t:dict):
+    "LoKr from a layer's lokr_* tensors in a PEFT or kohya/LyCORIS file, else None."
+    if not any(k.startswith('lokr_') for k in t): return None
+    cfg = cls.file_structure(name, layer, t)
+    sd = {k: t.pop(k) for k in _LOKR if k in t}
+    core = sd.get('lokr_t2')   # PEFT's Conv1d core (r, r, k, 1) -> (r, r, k)
+    if isinstance(layer, nn.Conv1d) and core is not None and core.dim() == 4 and core.shape[-1] == 1:
+        sd['lokr_t2'] = core.squeeze(-1)
+    if fmt == 'kohya' and cfg['r'] is None:   # both full: LyCORIS' scale 1, alpha = r
+        alpha = t.pop('alpha', None)
+        alpha = None if alpha is None else float(alpha.float().reshape(()))
+        r = int(alpha) if alpha and alpha.is_integer() else 1
+        cfg.update(r=r, full_matrix=r < max(sd['lokr_w2'].shape[:2]) / 2)
+    return cfg, sd
+
+@patch
+def to_file(self:LoKr, fmt:str, name:str, base:nn.Module) -> dict:
+    "The factors under relora's own names (PEFT's Conv1d core as (r, r, k, 1))."
+    sd = dict(self.state_dict())
+    if isinstance(base, nn.Conv1d) and fmt == 'peft':
+        sd = {k: v.unsqueeze(-1) if k == 'lokr_t2' else v for k, v in sd.items()}
+    return sd

@@ -10,11 +10,10 @@ import json, math, os, re
 from collections import Counter
 from torch import nn
 from .storage import atomic_write, read_safetensors, save_tensors
-from .adapters import adapted_layers, layer_at
+from .adapters import adapted_layers, adapter_kind, layer_at
 from .layers import linear_dims
 from .formats import to_relora, from_relora, file_alpha, scale_config
-from .formats import lokr_structure, mha_part, PEFT_PREFIX, PEFT_KEY
-from .lokr import LoKr
+from .formats import mha_part, PEFT_PREFIX, PEFT_KEY
 
 # %% ../nbs/peft_dirs.ipynb #b6dd81ac
 def _write_text(path, text:str):
@@ -59,7 +58,7 @@ _PEFT_LOKR_CONV1D = ("PEFT's LoKr builds a wrong delta_W for a full lokr_w2 on n
                      "0.21.2 `make_kron` unsqueezes W1 for 4-d W2 only, so kron((a, b), (c, d, k)) "
                      "is not kron((a, b, 1), (c, d, k))); use a smaller r, or 'kohya'")
 
-def _peft_rank(name, a:LoKr, decompose_both:bool) -> int:
+def _peft_rank(name, a, decompose_both:bool) -> int:
     ("PEFT's r for a relora LoKr: its own r, or for full_matrix the smallest r that makes PEFT "
      "keep both factors full.")
     if not a.full_matrix: return a.r
@@ -203,8 +202,8 @@ def read_peft(path,              # a PEFT adapter directory
         if c['kind'] not in (('lora', 'locon') if ptype == 'LORA' else (ptype.lower(),)):
             raise ValueError(f"{p}: {c['kind']} tensors in a {ptype} adapter")
         if ptype == 'LOKR':
-            c = lokr_structure(p, layer, s, r, pc.get('decompose_both', False),
-                               pc.get('use_effective_conv2d', False))
+            c = adapter_kind('lokr').file_structure(p, layer, s, r, pc.get('decompose_both', False),
+                                                    pc.get('use_effective_conv2d', False))
             if isinstance(layer, nn.Conv1d) and 'lokr_w2' in s:
                 raise ValueError(f"{p}: {_PEFT_LOKR_CONV1D}")
             # PEFT: alpha/r, relora: 1
