@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 from safetensors.torch import save_model, load_model
 from .adapters import adapted_layers
-from .files import atomic_write, read_safetensors
+from .storage import atomic_write, read_header
 from .data import CharVocab
 
 # %% ../nbs/model.ipynb #4f708558
@@ -274,7 +274,7 @@ def save_gpt(model:GPT,    # a plain GPT (no adapters)
 
 def load_gpt(path) -> tuple: # (GPT in eval mode, CharVocab or None)
     "The GPT (and vocabulary) of a `save_gpt` file; any other file is refused."
-    meta, _ = read_safetensors(path, tensors=False)
+    meta, _ = read_header(path)
     if meta.get('format') != GPT_FORMAT:
         raise ValueError(
             f"{path}: not a relora GPT file (metadata format={meta.get('format')!r}); save_gpt "
