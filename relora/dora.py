@@ -100,7 +100,7 @@ class DoRA(Adapter):
 
     def forward(self, x): return self.adapted_forward(self.base, x) - self.base(x)
 
-# %% ../nbs/dora.ipynb #1858df53
+# %% ../nbs/dora.ipynb #95e6272c
 _MAGNITUDE = dict(peft='lora_magnitude_vector', kohya='dora_scale')   # the magnitude's file key
 
 def _from_file(cls, fmt:str, name:str, layer:nn.Module, t:dict) -> tuple|None:
