@@ -14,7 +14,8 @@ from .storage import atomic_write
 from .files import save_adapters
 from .data import TextData, corpus_path
 from .model import GPT, GPTConfig, save_gpt
-from .train import TrainConfig, ReLoRATrainer, plot_losses, update_rank
+from .train_config import TrainConfig
+from .train import ReLoRATrainer, plot_losses, update_rank
 import matplotlib.pyplot as plt
 
 # %% ../nbs/cli.ipynb #f6d74c84

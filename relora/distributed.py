@@ -15,7 +15,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from safetensors.torch import save_file
 from .data import TextData, corpus_path
 from .model import GPT, GPTConfig
-from .train import ReLoRATrainer, TrainConfig
+from .train_config import TrainConfig
+from .train import ReLoRATrainer
 
 # %% ../nbs/distributed.ipynb #b26c13e7
 def is_distributed() -> bool:
