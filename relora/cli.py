@@ -92,13 +92,14 @@ def _parser():
     return p
 
 # %% ../nbs/cli.ipynb #d9fae5cb
-_SETTINGS = {f.name for f in fields(TrainConfig)}
 def _flag(name:str) -> str: return '--' + name.replace('_', '-')
 
 def _flag_message(e:Exception) -> str:
     ("A TrainConfig or checkpoint error with the settings it names spelled as flags "
-     "(`warm_start=10` -> `--warm-start 10`).")
-    flag = lambda m: f'{_flag(m[1])} ' if m[1] in _SETTINGS else m[0]
+     "(`warm_start=10` -> `--warm-start 10`); a setting without a flag is left as it is.")
+    # the TrainConfig fields that are options of relora_train
+    flags = {f.name for f in fields(TrainConfig)} & set(vars(_parser().parse_args([])))
+    flag = lambda m: f'{_flag(m[1])} ' if m[1] in flags else m[0]
     return re.sub(r"\b([a-z]+(?:_[a-z]+)*)=", flag, str(e).removeprefix('TrainConfig: '))
 
 def _config(a, error) -> TrainConfig:
