@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
 from fastcore.basics import patch
-from .adapters import add_adapters, adapted_layers, adapter_kind, find_modules
+from .adapters import AdaptedLayer, add_adapters, adapted_layers, adapter_kind, find_modules
 from .layers import get_weight
 from .relora import ReLoRA
 from .train_config import TrainConfig, lr_envelope, relora_args
@@ -161,12 +161,12 @@ def fit(self:ReLoRATrainer,
 
 # %% ../nbs/train.ipynb #6cc9118c
 def effective_weight(layer:nn.Module) -> Tensor:
-    ("The float32 weight a layer applies: base weight plus its adapter's delta if it has one and "
-     "is not merged.")
-    if hasattr(layer, 'adapter') and hasattr(layer, 'base_layer'):
-        w = get_weight(layer.base_layer)
-        return w if layer.merged else w + layer.adapter.delta_weight().detach().float()
-    return get_weight(layer)
+    ("The float32 weight a layer applies: for an unmerged adapted layer its adapter's "
+     "merged_weight(W) (W + delta_W for most kinds).")
+    if not isinstance(layer, AdaptedLayer): return get_weight(layer)
+    w = get_weight(layer.base_layer)
+    if layer.merged: return w
+    with torch.no_grad(): return layer.adapter.merged_weight(w).float()
 
 def update_singular_values(model:nn.Module, w_warm:dict) -> dict:
     "{layer: singular values of W_final - W_warm}, for the layers in `w_warm`."
