@@ -82,7 +82,8 @@ def _shape_from_factors(path, c, sd):
 
 def _base_layers(base, config, sd) -> dict:
     "{path: base layer}: the model's layers, or stand-ins shaped by its weights or by the factors."
-    if isinstance(base, nn.Module): return {p: layer_at(base, p, 'the adapters') for p in config}
+    if isinstance(base, nn.Module):
+        return {p: layer_at(base, p, 'the adapter config') for p in config}
     if base is not None:
         missing = [p for p in config if f'{p}.weight' not in base]
         if missing: raise ValueError(f"{missing[0]}: no '{missing[0]}.weight' in the base weights")
@@ -179,7 +180,8 @@ def layer_weight(src,              # a model, or its state dict
                 ) -> Tensor:
     ("A layer's weight (float32, own shape) from a model (an adapted layer's base weight) or a "
      "state dict.")
-    if isinstance(src, nn.Module): return get_weight(layer_at(src, path, f'the {what} side'))
+    if isinstance(src, nn.Module):
+        return get_weight(layer_at(src, path, f'the path (in the {what} model)'))
     if f'{path}.weight' not in src:
         raise ValueError(f"{path}.weight: missing from the {what} weights")
     return src[f'{path}.weight'].float()
@@ -218,7 +220,7 @@ def add_deltas(target,             # a model, or a state dict {'<path>.weight': 
     ws = {}
     for p, d in deltas.items():
         if isinstance(target, nn.Module):
-            ws[p] = layer_at(target, p, 'the deltas')
+            ws[p] = layer_at(target, p, 'the delta dict')
             shape = get_weight(ws[p]).shape
         elif f'{p}.weight' in target: shape = target[f'{p}.weight'].shape
         else: raise ValueError(f"{p}: no '{p}.weight' in the state dict")
