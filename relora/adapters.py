@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['ADAPTER_KINDS', 'register_adapter', 'known_kinds', 'adapter_kind', 'Adapter', 'check_finite', 'LoRALinearFn', 'LoRA',
            'AdaptedLayer', 'find_modules', 'adapted_layers', 'attach_adapters', 'freeze_except_adapters',
-           'add_adapters', 'layer_at', 'take_tensors', 'merge_adapters', 'unmerge_adapters', 'adapter_config',
-           'adapter_state_dict', 'remove_adapters', 'adapter_summary']
+           'add_adapters', 'layer_at', 'take_tensors', 'one_value', 'merge_adapters', 'unmerge_adapters',
+           'adapter_config', 'adapter_state_dict', 'remove_adapters', 'adapter_summary']
 
 # %% ../nbs/adapters.ipynb #874bbc84
 import fnmatch, importlib, importlib.util, math, os, pkgutil, re, warnings
@@ -123,7 +123,7 @@ class Adapter(nn.Module):
     def extra_repr(self): return (f"kind={self.kind}, r={self.r}, alpha={self.alpha:g}, "
                                   f"scale={self.scale:g}")
 
-def check_finite(layers:dict, # {path: an AdaptedLayer or Adapter (its tensors), or a tensor}
+def check_finite(layers:dict, # {path: an AdaptedLayer or Adapter (its tensors), or {name: tensor}}
                  what:str):   # what was therefore not done, e.g. 'no layer was merged'
     ("The one NaN/inf pre-check: a one-line ValueError naming the first path whose tensors are "
      "not all finite.")
@@ -131,8 +131,8 @@ def check_finite(layers:dict, # {path: an AdaptedLayer or Adapter (its tensors),
         v = getattr(v, 'adapter', v)                  # an AdaptedLayer: its adapter
         ts = [v] if isinstance(v, Tensor) else [*v.parameters(), *v.buffers()]
         if not all(torch.isfinite(t).all() for t in ts):
-            raise ValueError(f"{name}: {'' if isinstance(v, Tensor) else 'adapter '}has NaN/inf; "
-                             f"{what}")
+            raise ValueError(f"{name}{' has' if isinstance(v, Tensor) else ': adapter has'} "
+                             f"NaN/inf; {what}")
 
 
 # %% ../nbs/adapters.ipynb #e0682a64
@@ -204,6 +204,24 @@ class LoRA(Adapter):
     # the factors' names in PEFT and kohya/LyCORIS files (an Embedding's: lora_embedding_A/B, PEFT)
     FILE_NAMES = dict(peft=('lora_A.weight', 'lora_B.weight'),
                       kohya=('lora_down.weight', 'lora_up.weight'))
+    file_keys = dict(peft=FILE_NAMES['peft'] + ('lora_embedding_A', 'lora_embedding_B'),
+                     kohya=FILE_NAMES['kohya'])   # every suffix this kind writes
+    peft_type, peft_alpha = 'LORA', 'lora_alpha'  # PEFT's peft_type and its alpha's config key
+    @classmethod
+    def peft_read(cls, pc, name, layer, c, sd, r, alpha):
+        "One layer of a LORA adapter_config.json `pc`: rsLoRA, and LoRA's dropout."
+        if c['kind'] == cls.kind: c['dropout'] = float(pc.get('lora_dropout', 0.))
+        return c, sd, alpha, bool(pc.get('use_rslora', False))
+    @classmethod
+    def peft_write(cls, ads:dict, bases:dict) -> tuple:
+        ("The LORA adapter_config.json entries and {path: (r, alpha)} for `ads` (LoRA, LoCon: "
+         "{path: adapter}) on `bases` ({path: base layer}).")
+        rs = all(a.rslora for a in ads.values())
+        ra = {p: (a.r, a.alpha if rs else a.scale * a.r) for p, a in ads.items()}
+        return dict(lora_dropout=max(getattr(a, 'dropout_p', 0.) for a in ads.values()),
+                    use_rslora=rs, bias='none', lora_bias=False, use_dora=False,
+                    init_lora_weights=True, fan_in_fan_out=any(
+                        (linear_dims(b) or (0, 0, False))[2] for b in bases.values())), ra
     @classmethod
     def from_file(cls, fmt, name, layer, t):
         "LoRA from PEFT's lora_A/B.weight (lora_embedding_A/B) or kohya's lora_down/up.weight."
@@ -449,6 +467,14 @@ def take_tensors(name:str, # the layer's path, for error messages
     if miss: raise ValueError(f"{name}: tensor(s) {miss} missing from the adapter file (it has "
                               f"{sorted(t)})")
     return [t.pop(k) for k in keys] + [t.pop(k, None) for k in optional]
+
+def one_value(values:dict, # {layer path: value}
+              what:str):   # the file entry they must share, for the error
+    "The one value all layers share (None if there are none), or an error naming two that differ."
+    vs = set(values.values())
+    if len(vs) > 1: raise ValueError(f"PEFT has one {what} for all layers; these differ: "
+                                     f"{dict(list(values.items())[:4])}")
+    return vs.pop() if vs else None
 
 # %% ../nbs/adapters.ipynb #7777ffcd
 def merge_adapters(model:nn.Module):

@@ -111,6 +111,8 @@ class LoCon(Adapter):
 # %% ../nbs/conv.ipynb #df82b7a6
 _LOCON_NAMES = dict(peft=('lora_A.weight', 'lora_B.weight', None),
                     kohya=('lora_down.weight', 'lora_up.weight', 'lora_mid.weight'))
+LoCon.file_keys = {f: tuple(k for k in ks if k) for f, ks in _LOCON_NAMES.items()}
+LoCon.peft_type = 'LORA'   # PEFT's conv LoRA: one LORA config with LoRA's (LoRA.peft_write)
 
 @patch(cls_method=True)
 def from_file(cls:LoCon, fmt:str, name:str, layer:nn.Module, t:dict):

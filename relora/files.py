@@ -14,7 +14,7 @@ from torch import nn
 from .storage import read_header, read_safetensors, save_tensors, storage_key
 from .adapters import AdaptedLayer, adapted_layers, adapter_config, adapter_state_dict
 from .adapters import adapter_kind, freeze_except_adapters, attach_adapters, layer_at
-from .formats import PEFT_PREFIX, PEFT_KEY
+from .formats import PEFT_PREFIX, file_keys, split_key
 from .kohya import detect_kohya, read_kohya, write_kohya
 from .peft_dirs import detect_peft, read_peft, write_peft
 
@@ -155,7 +155,7 @@ def detect_format(path) -> str:
     for name, (detect, _, _) in FORMATS.items():
         if detect(path, header): return name
     meta, keys = header
-    if any(PEFT_KEY.fullmatch(k.removeprefix(PEFT_PREFIX)) for k in keys):
+    if any(split_key(k.removeprefix(PEFT_PREFIX), file_keys('peft')) for k in keys):
         raise ValueError(f"{path}: PEFT tensors without their config: pass the directory that "
                          "holds adapter_config.json")
     raise ValueError(f"{path}: not a relora adapter file (metadata format={meta.get('format')!r}), "

@@ -49,6 +49,7 @@ class Full(Adapter):
 
 # %% ../nbs/full.ipynb #1e00a07f
 _FULL_LYCORIS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)   # LyCORIS 4.1.3 full.py: support_module
+Full.file_keys = dict(kohya=('diff', 'diff_b'))   # LyCORIS' full; PEFT has none
 
 @patch(cls_method=True)
 def from_file(cls:Full, fmt:str, name:str, layer:nn.Module, t:dict):

@@ -6,12 +6,13 @@
 __all__ = ['KOHYA_PREFIXES', 'kohya_names', 'write_kohya', 'read_kohya', 'detect_kohya']
 
 # %% ../nbs/kohya.ipynb #51625e1a
-import json, math, re
+import json, math
 import torch
 from torch import nn
 from .storage import read_safetensors, save_tensors
 from .adapters import adapted_layers, layer_at
 from .formats import to_relora, from_relora, file_alpha, scale_config, mha_part
+from .formats import file_keys, split_key
 
 # %% ../nbs/kohya.ipynb #f7149d1d
 KOHYA_PREFIXES = ('lycoris_', 'lora_unet_', 'lora_te1_', 'lora_te2_', 'lora_te_', 'lora_')
@@ -69,9 +70,6 @@ def write_kohya(model:nn.Module,          # an adapted model
     save_tensors(tensors, path, meta)
 
 # %% ../nbs/kohya.ipynb #918050f1
-def _is_kohya_key(k):
-    return bool(re.search(r'\.(lora_down\.weight|hada_w1_a|lokr_w1|lokr_w1_a|diff|alpha)$', k))
-
 def read_kohya(path,                # a kohya / LyCORIS .safetensors file
                model:nn.Module,     # the model whose module names resolve the file's
                # the name prefix; None tries none and the usual ones (KOHYA_PREFIXES)
@@ -112,5 +110,7 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
 def detect_kohya(path,   # an adapter file or directory
                  header, # its read_header (metadata, {key: (dtype, shape)}), None for a directory
                 ) -> bool:
-    "Is `path` a kohya / LyCORIS file (a key ending in a kohya factor or alpha)?"
-    return header is not None and any(_is_kohya_key(k) for k in header[1])
+    "Is `path` a kohya / LyCORIS file (a key ending in a factor a known kind writes, or alpha)?"
+    if header is None: return False
+    suffixes = file_keys('kohya') + ('alpha',)
+    return any(split_key(k, suffixes) for k in header[1])

@@ -14,7 +14,7 @@ from torch.autograd.function import once_differentiable
 from .adapters import Adapter, register_adapter
 from .layers import layer_view, factor_kw, fusable_weight
 from fastcore.basics import patch
-from .adapters import take_tensors
+from .adapters import take_tensors, one_value
 
 # %% ../nbs/loha.ipynb #5b5d804c
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:
@@ -190,6 +190,8 @@ class LoHa(Adapter):
 
 # %% ../nbs/loha.ipynb #2dadf20a
 _HADA = ('hada_w1_a', 'hada_w1_b', 'hada_w2_a', 'hada_w2_b')
+LoHa.file_keys = dict(peft=_HADA + ('hada_t1', 'hada_t2'), kohya=_HADA + ('hada_t1', 'hada_t2'))
+LoHa.peft_type, LoHa.peft_alpha = 'LOHA', 'alpha'   # PEFT's LoHaConfig
 
 @patch(cls_method=True)
 def from_file(cls:LoHa, fmt:str, name:str, layer:nn.Module, t:dict):
@@ -209,3 +211,26 @@ def to_file(self:LoHa, fmt:str, name:str, base:nn.Module) -> dict:
     if isinstance(base, nn.Conv1d) and fmt == 'peft':
         sd = {k: v.unsqueeze(-1) if k in ('hada_t1', 'hada_t2') else v for k, v in sd.items()}
     return sd
+
+_PEFT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)   # what PEFT's LoHa and LoKr adapt
+
+def _peft_lycoris(cls, ads:dict, bases:dict) -> dict:
+    "The entries PEFT's LoHa and LoKr configs share, after checking the layer types."
+    bad = {p: type(b).__name__ for p, b in bases.items() if type(b) not in _PEFT_LAYERS}
+    if bad: raise ValueError(f"PEFT's {cls.peft_type} adapts nn.Linear, nn.Conv1d and nn.Conv2d "
+                             f"only, not {bad}; save as 'kohya' or 'relora'")
+    tucker = one_value({p: a.tucker for p, a in ads.items()
+                        if math.prod(getattr(bases[p], 'kernel_size', (1,))) > 1},
+                       'use_effective_conv2d (Tucker)')
+    return dict(rank_dropout=0., module_dropout=0., init_weights=True,
+                use_effective_conv2d=bool(tucker))
+
+@patch(cls_method=True)
+def peft_read(cls:LoHa, pc:dict, name:str, layer:nn.Module, c:dict, sd:dict, r:int, alpha):
+    "One layer of a LOHA adapter_config.json: the rank and alpha as they are, no rsLoRA."
+    return c, sd, alpha, False
+
+@patch(cls_method=True)
+def peft_write(cls:LoHa, ads:dict, bases:dict) -> tuple:
+    "The LOHA adapter_config.json entries and {path: (r, alpha)} for LoHa adapters `ads`."
+    return _peft_lycoris(cls, ads, bases), {p: (a.r, a.scale * a.r) for p, a in ads.items()}

@@ -13,7 +13,7 @@ from torch import nn, Tensor
 from .adapters import Adapter, register_adapter
 from .layers import layer_view, factor_kw, fusable_weight
 from fastcore.basics import patch
-from .adapters import take_tensors
+from .adapters import take_tensors, one_value
 from .layers import linear_dims
 
 # %% ../nbs/lokr.ipynb #73932cfa
@@ -186,6 +186,8 @@ class LoKr(Adapter):
 
 # %% ../nbs/lokr.ipynb #18999b0f
 _LOKR = ('lokr_w1', 'lokr_w1_a', 'lokr_w1_b', 'lokr_w2', 'lokr_w2_a', 'lokr_w2_b', 'lokr_t2')
+LoKr.file_keys = dict(peft=_LOKR, kohya=_LOKR)
+LoKr.peft_type, LoKr.peft_alpha = 'LOKR', 'alpha'   # PEFT's LoKrConfig
 
 def _shape(name, t:dict, k:str) -> tuple:
     if k not in t: raise ValueError(f"{name}: tensor {k} missing from the adapter file (it has "
@@ -248,3 +250,58 @@ def to_file(self:LoKr, fmt:str, name:str, base:nn.Module) -> dict:
     if isinstance(base, nn.Conv1d) and fmt == 'peft':
         sd = {k: v.unsqueeze(-1) if k == 'lokr_t2' else v for k, v in sd.items()}
     return sd
+
+_PEFT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d)   # what PEFT's LoHa and LoKr adapt
+
+def _peft_lycoris(cls, ads:dict, bases:dict) -> dict:
+    "The entries PEFT's LoHa and LoKr configs share, after checking the layer types."
+    bad = {p: type(b).__name__ for p, b in bases.items() if type(b) not in _PEFT_LAYERS}
+    if bad: raise ValueError(f"PEFT's {cls.peft_type} adapts nn.Linear, nn.Conv1d and nn.Conv2d "
+                             f"only, not {bad}; save as 'kohya' or 'relora'")
+    tucker = one_value({p: a.tucker for p, a in ads.items()
+                        if math.prod(getattr(bases[p], 'kernel_size', (1,))) > 1},
+                       'use_effective_conv2d (Tucker)')
+    return dict(rank_dropout=0., module_dropout=0., init_weights=True,
+                use_effective_conv2d=bool(tucker))
+
+_PEFT_LOKR_CONV1D = ("PEFT's LoKr builds a wrong delta_W for a full lokr_w2 on nn.Conv1d (PEFT "
+                     "0.21.2 `make_kron` unsqueezes W1 for 4-d W2 only, so kron((a, b), (c, d, k)) "
+                     "is not kron((a, b, 1), (c, d, k))); use a smaller r, or 'kohya'")
+
+@patch(cls_method=True)
+def peft_read(cls:LoKr, pc:dict, name:str, layer:nn.Module, c:dict, sd:dict, r:int, alpha):
+    ("One layer of a LOKR adapter_config.json: the structure its config says; both factors full "
+     "have PEFT's scale alpha/r folded into W1 (relora's is then 1).")
+    c = cls.file_structure(name, layer, sd, r, pc.get('decompose_both', False),
+                           pc.get('use_effective_conv2d', False))
+    if isinstance(layer, nn.Conv1d) and 'lokr_w2' in sd:
+        raise ValueError(f"{name}: {_PEFT_LOKR_CONV1D}")
+    if 'lokr_w1' in sd and 'lokr_w2' in sd:   # PEFT: alpha/r, relora: 1
+        sd['lokr_w1'] = sd['lokr_w1'] * (alpha / r)
+        alpha = r
+    return c, sd, alpha, False
+
+def _peft_rank(a:LoKr, decompose_both:bool) -> int:
+    ("PEFT's r for a relora LoKr: its own r, or for full_matrix the smallest r that makes PEFT "
+     "keep both factors full.")
+    if not a.full_matrix: return a.r
+    A, B, C, D = a.dims
+    return max(a.r, math.ceil(max(C, D) / 2), math.ceil(max(A, B) / 2) if decompose_both else 1)
+
+@patch(cls_method=True)
+def peft_write(cls:LoKr, ads:dict, bases:dict) -> tuple:
+    ("The LOKR adapter_config.json entries and {path: (r, alpha)} for LoKr adapters `ads`; "
+     "refuses what PEFT's LoKr would build otherwise.")
+    entries = _peft_lycoris(cls, ads, bases)
+    bad = [p for p, a in ads.items() if isinstance(bases[p], nn.Conv1d) and a.full_w2]
+    if bad: raise ValueError(f"{bad}: {_PEFT_LOKR_CONV1D}")
+    db = bool(one_value({p: a.decompose_both for p, a in ads.items()}, 'decompose_both'))
+    f = one_value({p: a.factor for p, a in ads.items()}, 'decompose_factor (factor)')
+    big = [p for p, a in ads.items()
+           if f > 0 and any(dim % f == 0 and f > dim // f
+                            for dim in (a.dims[0] * a.dims[2], a.dims[1] * a.dims[3]))]
+    if big: raise ValueError(f"{big[0]}: factor={f} is larger than dim/factor: PEFT's LoKr "
+                             "factorization would split it the other way round; save it "
+                             "as 'kohya' or 'relora'")
+    entries.update(decompose_both=db, decompose_factor=f, rank_dropout_scale=False)
+    return entries, {p: (rr := _peft_rank(a, db), a.scale * rr) for p, a in ads.items()}

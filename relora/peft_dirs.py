@@ -11,9 +11,8 @@ from collections import Counter
 from torch import nn
 from .storage import atomic_write, read_safetensors, save_tensors
 from .adapters import adapted_layers, adapter_kind, layer_at
-from .layers import linear_dims
 from .formats import to_relora, from_relora, file_alpha, scale_config
-from .formats import mha_part, PEFT_PREFIX, PEFT_KEY
+from .formats import mha_part, PEFT_PREFIX, file_keys, split_key, peft_families
 
 # %% ../nbs/peft_dirs.ipynb #b6dd81ac
 def _write_text(path, text:str):
@@ -29,21 +28,13 @@ def _pattern(patterns:dict, path:str, default):
 def _peft_family(ads:dict) -> str:
     ("The one peft_type of adapters `ads` ({path: adapter}), or an error naming two layers whose "
      "kinds cannot share one.")
-    kinds = {a.kind for a in ads.values()}
-    if kinds <= {'lora', 'locon'}: return 'LORA'
-    if kinds in ({'loha'}, {'lokr'}): return kinds.pop().upper()
+    types = {p: getattr(type(a), 'peft_type', None) for p, a in ads.items()}
+    if len(set(types.values())) == 1: return next(iter(types.values()))
     first = {}
-    for p, a in ads.items(): first.setdefault('lora' if a.kind == 'locon' else a.kind, p)
+    for p, t in types.items(): first.setdefault(t, p)
     (_, p), (_, q) = list(first.items())[:2]
     raise ValueError(f"{p} ({ads[p].kind}) and {q} ({ads[q].kind}) cannot share one PEFT config "
                      "(one peft_type: LoRA/LoCon, LoHa or LoKr); save them as 'kohya' or 'relora'")
-
-def _one(values:dict, what:str):
-    "The one value all layers share, or an error naming two that differ."
-    vs = set(values.values())
-    if len(vs) > 1: raise ValueError(f"PEFT has one {what} for all layers; these differ: "
-                                     f"{dict(list(values.items())[:4])}")
-    return vs.pop() if vs else None
 
 def _targets(model, paths:list):
     ("PEFT target_modules: the paths, or an exact regex if a listed path is also the end of "
@@ -54,17 +45,6 @@ def _targets(model, paths:list):
     return list(paths)
 
 # %% ../nbs/peft_dirs.ipynb #dc8fd523
-_PEFT_LOKR_CONV1D = ("PEFT's LoKr builds a wrong delta_W for a full lokr_w2 on nn.Conv1d (PEFT "
-                     "0.21.2 `make_kron` unsqueezes W1 for 4-d W2 only, so kron((a, b), (c, d, k)) "
-                     "is not kron((a, b, 1), (c, d, k))); use a smaller r, or 'kohya'")
-
-def _peft_rank(name, a, decompose_both:bool) -> int:
-    ("PEFT's r for a relora LoKr: its own r, or for full_matrix the smallest r that makes PEFT "
-     "keep both factors full.")
-    if not a.full_matrix: return a.r
-    A, B, C, D = a.dims
-    return max(a.r, math.ceil(max(C, D) / 2), math.ceil(max(A, B) / 2) if decompose_both else 1)
-
 PEFT_MHA_TWICE = ('0.21.2',)   # PEFT releases read to apply an MHA's out_proj LoRA twice
 
 def _peft_module(model, layers:dict, p:str):
@@ -99,47 +79,13 @@ def write_peft(model:nn.Module, # an adapted model
                inference_mode=True, revision=None, target_modules=_targets(model, list(ads)),
                exclude_modules=None, modules_to_save=None, layers_to_transform=None,
                layers_pattern=None)
-    if peft_type == 'LORA':
-        rs = all(a.rslora for a in ads.values())
-        ra = {p: (a.r, a.alpha if rs else file_alpha(a)) for p, a in ads.items()}
-        cfg.update(
-            lora_dropout=max(getattr(a, 'dropout_p', 0.) for a in ads.values()), use_rslora=rs,
-            bias='none', lora_bias=False, use_dora=False, init_lora_weights=True,
-            fan_in_fan_out=any(
-                (linear_dims(l.base_layer) or (0, 0, False))[2] for l in layers.values()))
-    else:
-        bad = {
-            p: type(l.base_layer).__name__
-            for p, l in layers.items()
-            if type(l.base_layer) not in (nn.Linear, nn.Conv1d, nn.Conv2d)}
-        if bad: raise ValueError(f"PEFT's {peft_type} adapts nn.Linear, nn.Conv1d and nn.Conv2d "
-                                 f"only, not {bad}; save as 'kohya' or 'relora'")
-        kernel = {p: a for p, a in ads.items()
-                  if a.conv is not None and math.prod(layers[p].base_layer.kernel_size) > 1}
-        tucker = _one({p: a.tucker for p, a in kernel.items()}, 'use_effective_conv2d (Tucker)')
-        cfg.update(rank_dropout=0., module_dropout=0., init_weights=True,
-                   use_effective_conv2d=bool(tucker))
-        ra = {p: (a.r, file_alpha(a)) for p, a in ads.items()}
-        if peft_type == 'LOKR':
-            bad = [
-                p for p, l in layers.items()
-                if isinstance(l.base_layer, nn.Conv1d) and ads[p].full_w2]
-            if bad: raise ValueError(f"{bad}: {_PEFT_LOKR_CONV1D}")
-            db = bool(_one({p: a.decompose_both for p, a in ads.items()}, 'decompose_both'))
-            f = _one({p: a.factor for p, a in ads.items()}, 'decompose_factor (factor)')
-            big = [
-                p for p, a in ads.items()
-                if f > 0 and any(dim % f == 0 and f > dim // f
-                                 for dim in (a.dims[0] * a.dims[2], a.dims[1] * a.dims[3]))]
-            if big: raise ValueError(f"{big[0]}: factor={f} is larger than dim/factor: PEFT's LoKr "
-                                     "factorization would split it the other way round; save it "
-                                     "as 'kohya' or 'relora'")
-            ra = {p: (rr := _peft_rank(p, a, db), a.scale * rr) for p, a in ads.items()}
-            cfg.update(decompose_both=db, decompose_factor=f, rank_dropout_scale=False)
+    family = peft_families()[peft_type]   # the kind that writes this config's entries
+    entries, ra = family.peft_write(ads, {p: l.base_layer for p, l in layers.items()})
+    cfg.update(entries)
     # an MHA's out_proj takes the MHA's r and alpha (checked equal)
     ra = {p: v for p, v in ra.items() if keys[p] is None}
     (r0, a0), _ = Counter(ra.values()).most_common(1)[0]
-    cfg.update(r=r0, **{'lora_alpha' if peft_type == 'LORA' else 'alpha': a0},
+    cfg.update(r=r0, **{family.peft_alpha: a0},
                rank_pattern={'^' + re.escape(p): r for p, (r, _) in ra.items() if r != r0},
                alpha_pattern={'^' + re.escape(p): al for p, (_, al) in ra.items() if al != a0})
     # the MHA semantics the file is written for
@@ -178,20 +124,21 @@ def read_peft(path,              # a PEFT adapter directory
     try: pc = json.load(open(cj))
     except (OSError, ValueError) as e:
         raise ValueError(f"{cj}: not a readable adapter config ({e})") from None
-    ptype = pc.get('peft_type')
-    if ptype not in ('LORA', 'LOHA', 'LOKR'):
-        raise ValueError(f"{cj}: peft_type {ptype!r} is not supported (LORA, LOHA, LOKR)")
+    ptype, families = pc.get('peft_type'), peft_families()
+    if ptype not in families:
+        raise ValueError(f"{cj}: peft_type {ptype!r} is not supported ({', '.join(families)})")
+    family = families[ptype]   # the kind that reads this config's entries
     for k in ('use_dora', 'lora_bias'):
         if pc.get(k): raise ValueError(f"{cj}: {k}=True is not supported")
     _, raw = read_safetensors(st)
-    groups = {}
+    groups, suffixes = {}, file_keys('peft')
     for k, v in raw.items():
-        m = PEFT_KEY.fullmatch(k.removeprefix(PEFT_PREFIX))
+        m = split_key(k.removeprefix(PEFT_PREFIX), suffixes)
         if m is None: raise ValueError(f"{st}: unexpected tensor {k!r} (not a LoRA/LoHa/LoKr "
                                        "factor: DoRA, biases, modules_to_save... are not "
                                        "supported)")
-        groups.setdefault(_relora_path(model, m[1]), {})[m[2]] = v
-    r0, a0 = pc.get('r', 8), pc.get('lora_alpha' if ptype == 'LORA' else 'alpha', 8)
+        groups.setdefault(_relora_path(model, m[0]), {})[m[1]] = v
+    r0, a0 = pc.get('r', 8), pc.get(family.peft_alpha, 8)
     cfg, sd = {}, {}
     for p, t in groups.items():
         layer = layer_at(model, p, 'the adapter file')
@@ -199,20 +146,10 @@ def read_peft(path,              # a PEFT adapter directory
         q = p.rpartition('.')[0] if mha_part(model, p) == 'out_proj' else p
         r, alpha = _pattern(pc.get('rank_pattern'), q, r0), _pattern(pc.get('alpha_pattern'), q, a0)
         c, s = to_relora(p, layer, t, 'peft')
-        if c['kind'] not in (('lora', 'locon') if ptype == 'LORA' else (ptype.lower(),)):
+        if getattr(adapter_kind(c['kind']), 'peft_type', None) != ptype:
             raise ValueError(f"{p}: {c['kind']} tensors in a {ptype} adapter")
-        if ptype == 'LOKR':
-            c = adapter_kind('lokr').file_structure(p, layer, s, r, pc.get('decompose_both', False),
-                                                    pc.get('use_effective_conv2d', False))
-            if isinstance(layer, nn.Conv1d) and 'lokr_w2' in s:
-                raise ValueError(f"{p}: {_PEFT_LOKR_CONV1D}")
-            # PEFT: alpha/r, relora: 1
-            if 'lokr_w1' in s and 'lokr_w2' in s:
-                s['lokr_w1'] = s['lokr_w1'] * (alpha / r)
-                alpha = r
-        c['r'] = r
-        c.update(scale_config(r, alpha, ptype == 'LORA' and pc.get('use_rslora', False)))
-        if c['kind'] == 'lora': c['dropout'] = float(pc.get('lora_dropout', 0.))
+        c, s, alpha, rslora = family.peft_read(pc, p, layer, c, s, r, alpha)
+        c.update(r=r, **scale_config(r, alpha, rslora))
         if q != p:   # an MHA's out_proj: PEFT applies its LoRA twice
             if pc.get('peft_version') not in PEFT_MHA_TWICE:
                 raise ValueError(f"{p}: an nn.MultiheadAttention adapter from PEFT "
