@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn, Tensor
 import matplotlib.pyplot as plt
-from .adapters import adapted_layers
+from .adapters import Adapter, adapted_layers
 from .deltas import materialize_adapters, delta_f32, as_matrix, layer_weight
 
 # %% ../nbs/analysis.ipynb #af566f0c
@@ -52,6 +52,9 @@ def analyse_adapters(src,  # adapters: (config, state_dict), a dict with both, o
               for p, l in adapted_layers(src).items()} if isinstance(src, nn.Module) else {}
     rows = []
     for p, (layer, a) in materialize_adapters(src, base).items():
+        if merged.get(p) and type(a).merged_weight is not Adapter.merged_weight:
+            raise ValueError(f"{p}: a merged {a.kind} adapter is not W + delta_W inside W: unmerge "
+                             "it (unmerge_adapters) before the analysis")
         D = delta_f32(a)
         # a merged adapter is inside W: take it out
         W = layer_weight(base, p, 'base') - (D if merged.get(p) else 0)
