@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['is_sharded', 'full_tensor', 'local_part', 'local', 'reset_adapter', 'keep_mask', 'mask_']
 
-# %% ../nbs/sharding.ipynb
+# %% ../nbs/sharding.ipynb #489fbd87
 import torch
 from torch import nn, Tensor
 from torch.distributed.tensor import DTensor, distribute_tensor
 
-# %% ../nbs/sharding.ipynb
+# %% ../nbs/sharding.ipynb #d0cc2031
 def is_sharded(t) -> bool:
     "Is `t` a `DTensor` (a parameter or state tensor split across ranks by FSDP2)?"
     return isinstance(t, DTensor)
@@ -30,7 +30,7 @@ def local(t:Tensor) -> Tensor:
     "The tensor this rank holds: its shard of a `DTensor` (in-place ops on it change the shard)."
     return t.to_local() if isinstance(t, DTensor) else t
 
-# %% ../nbs/sharding.ipynb
+# %% ../nbs/sharding.ipynb #b6e367b0
 def reset_adapter(adapter:nn.Module): # an adapter (relora.adapters.Adapter), sharded or not
     ("`adapter.reset()` as one process computes it: sharded factors are reset as a full-size twin "
      "(same seed on every rank), then each rank keeps its rows.")
@@ -49,7 +49,7 @@ def reset_adapter(adapter:nn.Module): # an adapter (relora.adapters.Adapter), sh
             mod._parameters[pn] = p
             with torch.no_grad(): p.to_local().copy_(local_part(full.detach(), p))
 
-# %% ../nbs/sharding.ipynb
+# %% ../nbs/sharding.ipynb #5e1955f3
 def keep_mask(m:Tensor,     # a state tensor (exp_avg, momentum_buffer), sharded or not
               mode:str,     # 'magnitude' (top |m|), 'random' or 'full' (keep nothing)
               ratio:float,  # fraction of the entries to zero

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['source_line', 'Renderer']
 
-# %% ../nbs/showdoc.ipynb
+# %% ../nbs/showdoc.ipynb #2f944ecb
 import inspect
 from nbdev.showdoc import BasicMarkdownRenderer
 from nbdev.doclinks import NbdevLookup
 
-# %% ../nbs/showdoc.ipynb
+# %% ../nbs/showdoc.ipynb #cfa0f357
 def source_line(sym) -> int|None:
     "The line where `sym` (a function, class or method) is defined in its module, or None."
     try: return inspect.getsourcelines(inspect.unwrap(sym))[1]
