@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
+from .storage import storage_key
 from .layers import linear_dims, factor_kw, fusable_weight, weight_name
 from .layers import plain_weight, get_weight, set_weight, check_tied
 
@@ -511,8 +512,7 @@ def remove_adapters(model:nn.Module, # the adapted model, changed in place
     # one clone per storage, so factors shared between layers stay shared in what is handed back
     clones = {}
     sd = {
-        k: clones.setdefault((v.data_ptr(), v.dtype, tuple(v.shape)),
-                             v.detach().clone())
+        k: clones.setdefault(storage_key(v), v.detach().clone())
         for k, v in adapter_state_dict(model).items()}
     detached = dict(config=adapter_config(model), state_dict=sd)
     if merge: merge_adapters(model)
