@@ -82,7 +82,7 @@ def prepare_resume(self:ReLoRACallback,
 @patch
 def on_train_begin(self:ReLoRACallback, args, state, control, model=None, optimizer=None,
                    lr_scheduler=None, **kwargs):
-    "Bind the controller to the Trainer's model, optimizer and scheduler (or check the resumed one)."
+    "Bind the controller to the Trainer's model, optimizer, scheduler (or check a resumed one)."
     if self.kw.get('warm_start') and args.world_size > 1:
         raise NotImplementedError("ReLoRACallback: warm_start under distributed training (DDP "
                                   "would not sync adapters added mid-run): add the adapters before "
