@@ -135,3 +135,4 @@ def _to_file(self, fmt:str, name:str, base:nn.Module) -> dict:
     return t
 
 DoRA.from_file, DoRA.to_file = classmethod(_from_file), _to_file
+DoRA.file_keys = {fmt: (k,) for fmt, k in _MAGNITUDE.items()}   # the suffixes DoRA adds
