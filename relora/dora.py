@@ -8,6 +8,7 @@ __all__ = ['column_norm', 'DoRA']
 # %% ../nbs/dora.ipynb #7811aed3
 import torch
 from torch import nn, Tensor
+from fastcore.basics import patch
 from .adapters import Adapter, register_adapter, adapter_kind, known_kinds
 from .layers import layer_view, plain_weight, factor_kw
 
@@ -28,6 +29,8 @@ class DoRA(Adapter):
     ("Weight-decomposed adapter: W' = m * (W + delta_W) / ||W + delta_W||_c, delta_W from an inner "
      "kind (Liu et al. 2024, arXiv:2402.09353).")
     kind, file_priority = 'dora', 1   # tried before the kinds it wraps when reading files
+    # the magnitude's suffix in PEFT and kohya/LyCORIS files (the rest is the inner kind's)
+    file_keys = dict(peft=('lora_magnitude_vector',), kohya=('dora_scale',))
     adapts = 'nn.Linear, GPT-2 Conv1D and nn.Conv1d/2d/3d with a float (not quantized) weight'
     def __init__(self, base:nn.Module, r:int=8, alpha:float=None, rslora:bool=False,
                  inner:str='lora', # the kind whose delta_W DoRA normalises: lora, locon, loha, lokr
@@ -100,12 +103,11 @@ class DoRA(Adapter):
 
     def forward(self, x): return self.adapted_forward(self.base, x) - self.base(x)
 
-# %% ../nbs/dora.ipynb #95e6272c
-_MAGNITUDE = dict(peft='lora_magnitude_vector', kohya='dora_scale')   # the magnitude's file key
-
-def _from_file(cls, fmt:str, name:str, layer:nn.Module, t:dict) -> tuple|None:
+# %% ../nbs/dora.ipynb #71a210e8
+@patch(cls_method=True)
+def from_file(cls:DoRA, fmt:str, name:str, layer:nn.Module, t:dict) -> tuple|None:
     "DoRA from a layer's PEFT/kohya tensors: the magnitude plus another kind's tensors; else None."
-    key = _MAGNITUDE[fmt]
+    (key,) = cls.file_keys[fmt]
     if key not in t: return None
     m, v = t.pop(key), layer_view(layer)
     if m.numel() != v.out or (fmt == 'kohya' and m.shape[0] != v.out):
@@ -122,7 +124,8 @@ def _from_file(cls, fmt:str, name:str, layer:nn.Module, t:dict) -> tuple|None:
     return (dict(kind=cls.kind, inner=inner, **cfg),
             {'magnitude': m.reshape(-1), **{f'inner.{k}': x for k, x in sd.items()}})
 
-def _to_file(self, fmt:str, name:str, base:nn.Module) -> dict:
+@patch
+def to_file(self:DoRA, fmt:str, name:str, base:nn.Module) -> dict:
     "The inner kind's tensors for `fmt` plus the magnitude in that tool's shape."
     if fmt == 'peft' and self.inner.kind not in ('lora', 'locon'):
         raise ValueError(f"{name}: PEFT has DoRA only over LoRA (use_dora), not over "
@@ -130,9 +133,6 @@ def _to_file(self, fmt:str, name:str, base:nn.Module) -> dict:
     t = self.inner.to_file(fmt, name, base)
     m, k = self.magnitude.detach(), len(self.view.kernel)
     # PEFT: (out,) for a linear layer, (1, out, 1, ...) for a convolution; LyCORIS: (out, 1, ...)
-    t[_MAGNITUDE[fmt]] = ((m.view(1, -1, *[1] * k) if k else m) if fmt == 'peft'
-                          else m.view(-1, *[1] * (k + 1)))
+    t[self.file_keys[fmt][0]] = ((m.view(1, -1, *[1] * k) if k else m) if fmt == 'peft'
+                                 else m.view(-1, *[1] * (k + 1)))
     return t
-
-DoRA.from_file, DoRA.to_file = classmethod(_from_file), _to_file
-DoRA.file_keys = {fmt: (k,) for fmt, k in _MAGNITUDE.items()}   # the suffixes DoRA adds
