@@ -270,10 +270,12 @@ def combine_adapters(sources:list,       # (config, state_dict) pairs, such dict
 
 # %% ../nbs/merge.ipynb #d74d48b2
 def save_adapter_file(src,  # adapters: (config, state_dict), a dict with both, or an adapted model
-                      path,           # the .safetensors file to write (atomically, by the core)
+                      path,           # the file (a directory for 'peft') to write, atomically
                       base=None,  # the model or its state dict (for kinds but LoRA/LoCon)
-                      dtype=None):    # cast the tensors, e.g. torch.float16 (default: as they are)
-    "Write adapters to a relora adapter file without the model they belong to."
+                      dtype=None,     # cast the tensors, e.g. torch.float16 (default: as they are)
+                      format:str='relora', # a format save_adapters writes: 'relora', 'kohya', 'peft'
+                      **kw):          # format options (kohya: prefix=)
+    "Write adapters to an adapter file (any format `save_adapters` writes) without their model."
     root = nn.Module()
     for p, (layer, a) in materialize_adapters(src, base).items():
         *parents, leaf = p.split('.'); m = root
@@ -281,4 +283,4 @@ def save_adapter_file(src,  # adapters: (config, state_dict), a dict with both, 
             if q not in m._modules: m.add_module(q, nn.Module())
             m = m._modules[q]
         m.add_module(leaf, AdaptedLayer(layer, a.to(dtype) if dtype else a, p))
-    save_adapters(root, path)
+    save_adapters(root, path, format, **kw)
