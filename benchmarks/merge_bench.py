@@ -26,7 +26,7 @@ import argparse, gc, importlib.metadata, json, os, platform, statistics, sys, te
 import torch
 from relora.model import GPT, GPTConfig
 from relora.adapters import add_adapters, adapted_layers, merge_adapters, unmerge_adapters
-from relora.relora import merge_and_reinit
+from relora.restarts import merge_and_reinit
 from relora.merge import extract_lora, shrink_adapters
 from _common import atomic_write_json
 

@@ -22,7 +22,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from relora.data import TextData, corpus_path
 from relora.model import GPT, GPTConfig
-from relora.train import TrainConfig, ReLoRATrainer
+from relora.train_config import TrainConfig
+from relora.train import ReLoRATrainer
 from _common import atomic_write_json
 
 def split_corpus(folder) -> tuple:

@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt
 from relora.adapters import add_adapters, known_kinds
 from relora.data import TextData, corpus_path
 from relora.model import GPT, GPTConfig
-from relora.train import TrainConfig, ReLoRATrainer, update_rank, update_singular_values
+from relora.train_config import TrainConfig
+from relora.train import ReLoRATrainer, update_rank, update_singular_values
 from _common import atomic_write_json
 
 ROWS = [  # name, method, overrides of TrainConfig
