@@ -35,9 +35,9 @@ def fit(xs, ys) -> tuple:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--ws', type=int, nargs='+', default=[750, 1500, 3000, 4500], help='warm starts W')
+    p.add_argument('--ws', type=int, nargs='+', default=[750, 1500, 3000], help='warm starts W')
     p.add_argument('--cycles-fixed', type=int, default=3, help='cycles in the warm-start sweep')
-    p.add_argument('--cycles', type=int, nargs='+', default=[2, 3, 4, 6], help='cycle counts (n cycles: n - 1 restarts)')
+    p.add_argument('--cycles', type=int, nargs='+', default=[2, 3, 6], help='cycle counts (n cycles: n - 1 restarts)')
     p.add_argument('--w-fixed', type=int, default=1500, help='warm start in the cycle sweep')
     p.add_argument('--r-cycle', type=int, default=1500, help='R, steps per cycle')
     p.add_argument('--rank', type=int, default=4)
