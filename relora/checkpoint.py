@@ -10,6 +10,7 @@ import json, os
 import torch
 from torch import nn, Tensor
 from .storage import atomic_write, read_safetensors, save_tensors, storage_key
+from .sharding import full_tensor, local, shard_like
 
 # %% ../nbs/checkpoint.ipynb #71f5f92a
 # 2: controller and scheduler state in trainer.json (1: the trainer restarted by itself)
@@ -20,21 +21,25 @@ def save_checkpoint(path,                  # a directory, created if needed
                     model:nn.Module,       # its state dict is saved (tied tensors once)
                     optimizer:torch.optim.Optimizer, # its state and param groups are saved
                     tensors:dict,          # the caller's other tensors {name: tensor}
-                    info:dict):            # the caller's JSON-able record, with the 'step'
-    "Write a training state to directory `path`: state.safetensors, then trainer.json (atomically)."
+                    info:dict,             # the caller's JSON-able record, with the 'step'
+                    write:bool=True):      # False: gather only (FSDP2: every rank but rank 0)
+    ("Write a training state to directory `path`: state.safetensors, then trainer.json (atomically); "
+     "sharded tensors gathered whole.")
     bad = [k for k in tensors if k.split('.')[0] in _OWN]
     if bad: raise ValueError(f"save_checkpoint: {bad[0]}: the names model.* and opt.* are the "
                              "checkpoint's own; rename the tensor")
-    os.makedirs(path, exist_ok=True)
     out, aliases, seen = {}, {}, {}
+    # FSDP2's DTensors: gathered (a collective, in the same order on every rank)
     for k, v in model.state_dict().items():
-        key = storage_key(v)
+        key = storage_key(local(v))
         if key in seen: aliases[k] = seen[key]     # a tied tensor: stored once
-        else: seen[key] = k; out[f'model.{k}'] = v
+        else: seen[key] = k; out[f'model.{k}'] = full_tensor(v)
     osd = optimizer.state_dict()
     for i, st in osd['state'].items():
         for k, v in st.items():
-            out[f'opt.{i}.{k}'] = v if isinstance(v, Tensor) else torch.tensor(v)
+            out[f'opt.{i}.{k}'] = full_tensor(v) if isinstance(v, Tensor) else torch.tensor(v)
+    if not write: return
+    os.makedirs(path, exist_ok=True)
     save_tensors({**out, **tensors}, os.path.join(path, 'state.safetensors'),
                  metadata=dict(step=str(info['step'])))
     js = dict(format=CHECKPOINT_FORMAT, **info, aliases=aliases, param_groups=osd['param_groups'])
@@ -65,13 +70,16 @@ def read_checkpoint(path) -> tuple: # a checkpoint directory (from save_checkpoi
 def restore_checkpoint(model:nn.Module,  # the same architecture as the saved one
                        optimizer:torch.optim.Optimizer, # with the saved param groups' structure
                        js:dict, t:dict): # from read_checkpoint
-    "Load a checkpoint's model state (tied names restored) and optimizer state, in place."
+    ("Load a checkpoint's model state (tied names restored) and optimizer state, in place; each "
+     "rank keeps its rows if sharded.")
     sd = {k[len('model.'):]: v for k, v in t.items() if k.startswith('model.')}
     sd.update({k: sd[a] for k, a in js['aliases'].items()})
-    model.load_state_dict(sd)
-    state = {}
+    now = model.state_dict()   # FSDP2: each rank keeps its rows of the whole tensors
+    model.load_state_dict({k: shard_like(v, now[k]) if k in now else v for k, v in sd.items()})
+    params, state = [p for g in optimizer.param_groups for p in g['params']], {}
     for k, v in t.items():
         if k.startswith('opt.'):
             _, i, name = k.split('.', 2)  # opt.<i>.<name>
-            state.setdefault(int(i), {})[name] = v
+            p = params[int(i)] if int(i) < len(params) else v
+            state.setdefault(int(i), {})[name] = shard_like(v, p) if v.shape == p.shape else v
     optimizer.load_state_dict(dict(state=state, param_groups=js['param_groups']))

@@ -6,12 +6,16 @@
 __all__ = ['merge_and_reinit', 'optimizer_state_keys', 'reset_optimizer_state', 'jagged_cosine_lambda', 'jagged_cosine_schedule']
 
 # %% ../nbs/restarts.ipynb #091a1f61
-import math
+import contextlib, math
 import torch
 from torch import nn, Tensor
 from .adapters import adapted_layers, check_finite
+from .sharding import full_tensor, is_sharded, reset_adapter, keep_mask, mask_
 
 # %% ../nbs/restarts.ipynb #418ba9eb
+def _devices() -> list: # the CUDA devices whose random streams fork_rng saves and restores
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+
 def merge_and_reinit(model:nn.Module, # a model with adapters (from add_adapters)
                     ) -> int: # the number of adapted layers restarted
     ("One ReLoRA restart: merge every adapter into its base weight (float32) and re-initialise it, "
@@ -22,10 +26,14 @@ def merge_and_reinit(model:nn.Module, # a model with adapters (from add_adapters
     check_finite(layers, 'merge_and_reinit: no layer was merged')
     # every layer first: a kind with factors shared between layers
     for l in layers.values(): l.merge()
+    sharded = any(is_sharded(p) for l in layers.values() for p in l.adapter.parameters())
+    # FSDP2: each rank drew its own shards; forget those draws, redraw as one process below
+    with torch.random.fork_rng(devices=_devices()) if sharded else contextlib.nullcontext():
+        for l in layers.values(): l.merge_and_reset()  # merge() is a no-op now; then reset()
     for name, l in layers.items():  # must not see them reset before all its layers are merged
-        l.merge_and_reset()  # merge() is now a no-op; then merged = False and reset()
+        if sharded: reset_adapter(l.adapter)      # a full-size twin, each rank keeps its rows
         ps = list(l.adapter.parameters())
-        if ps and all(p.count_nonzero() == 0 for p in ps):
+        if ps and all(full_tensor(p).count_nonzero() == 0 for p in ps):
             raise RuntimeError(f"merge_and_reinit: {name}: reset() left every factor zero (no "
                                "gradient could flow)")
     # e.g. LoTR's shared U, V
@@ -45,19 +53,6 @@ def optimizer_state_keys(optimizer:torch.optim.Optimizer, # the optimizer whose 
     raise TypeError(f"reset_optimizer_state: {type(optimizer).__name__} is not supported (Adam, "
                     "AdamW, SGD); refusing rather than leaving its state untouched")
 
-def _keep_mask(m:Tensor, mode:str, ratio:float, generator=None) -> Tensor:
-    ("Boolean mask (shape of `m`) of the entries to keep: the top (1 - ratio) fraction by |m|, or "
-     "random ones.")
-    # entries kept; ratio*n rounded down to prune
-    n = m.numel(); k = n - math.floor(ratio * n + 1e-9)
-    keep = torch.zeros(n, dtype=torch.bool, device=m.device)
-    if mode == 'full' or k <= 0: return keep.view_as(m)
-    if mode == 'magnitude':
-        idx = torch.topk(m.detach().abs().flatten().float(), k, sorted=False).indices
-    else: idx = torch.randperm(n, generator=generator, device='cpu')[:k].to(m.device)
-    keep[idx] = True
-    return keep.view_as(m)
-
 def reset_optimizer_state(optimizer:torch.optim.Optimizer, # Adam, AdamW or SGD (with momentum)
                           params,  # the adapters' Parameters: only their state is touched
                           mode:str='magnitude',       # 'full', 'magnitude' or 'random'
@@ -65,7 +60,8 @@ def reset_optimizer_state(optimizer:torch.optim.Optimizer, # Adam, AdamW or SGD 
                           ratio:float=0.9,
                           generator:torch.Generator|None=None, # for mode='random'
                          ) -> float: # fraction of the adapters' state entries zeroed
-    "Prune the optimizer state of `params` with one mask per parameter shared by all its moments."
+    ("Prune the optimizer state of `params`: one mask per parameter (global if sharded), shared by "
+     "all its moments.")
     if mode not in ('full', 'magnitude', 'random'):
         raise ValueError("reset_optimizer_state: mode must be 'full', 'magnitude' or 'random', "
                          f"got {mode!r}")
@@ -76,9 +72,8 @@ def reset_optimizer_state(optimizer:torch.optim.Optimizer, # Adam, AdamW or SGD 
         st = optimizer.state.get(p, {})  # keyed by the Parameter object itself
         ts = [st[k] for k in keys if isinstance(st.get(k), Tensor)]
         if not ts: continue              # no step taken yet for this parameter: nothing to prune
-        keep = _keep_mask(ts[0], mode, ratio, generator)  # exp_avg (or momentum_buffer) decides
-        with torch.no_grad():
-            for t in ts: t.mul_(keep)
+        keep = keep_mask(ts[0], mode, ratio, generator)  # exp_avg (or momentum_buffer) decides
+        for t in ts: mask_(t, keep)
         zeroed += (~keep).sum().item() * len(ts); total += keep.numel() * len(ts)
     return zeroed / total if total else 0.0
 
