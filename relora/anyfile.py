@@ -51,7 +51,8 @@ def match_base(paths:list,  # the file's layer names (kohya names, PEFT or relor
     for k in base:
         if not k.endswith('.weight'): continue
         n = _norm(k.removesuffix('.weight')); full.setdefault(n, set()).add(k)
-        for i in [i for i, ch in enumerate(n) if ch == '_']: tail.setdefault(n[i + 1:], set()).add(k)
+        for i in [i for i, ch in enumerate(n) if ch == '_']:
+            tail.setdefault(n[i + 1:], set()).add(k)
     out = {}
     for p in paths:
         n = _norm(p)
@@ -79,7 +80,7 @@ def _tree(layers:dict) -> nn.Module:
     return root
 
 def _file_layers(path, fmt:str) -> tuple: # -> ({layer name: {suffix: shape}}, {name: W stored})
-    "Each layer's tensor shapes in the file, by the name its format gives it, and stored base weights."
+    "Each layer's tensor shapes in the file, by the name its format gives it; stored base weights."
     if fmt == 'peft':
         _, groups, bases, saved = peft_tensors(path)
         mha = [p for p in groups if p.endswith('.base_layer.out_proj')]
