@@ -17,6 +17,8 @@ from .adapters import adapter_kind, freeze_except_adapters, attach_adapters, lay
 from .formats import PEFT_PREFIX, file_keys, split_key
 from .kohya import detect_kohya, read_kohya, write_kohya
 from .peft_dirs import detect_peft, read_peft, write_peft
+from .diffusers_files import detect_diffusers, read_diffusers, write_diffusers
+from .sd_names import SDModels
 
 # %% ../nbs/files.ipynb #2ef07931
 FORMAT = 'relora-adapters/1'
@@ -142,6 +144,7 @@ register_format('relora', detect_relora, lambda path, model, **kw: read_adapter_
                 lambda model, path, **kw: write_relora(model, path, **kw))
 register_format('peft', detect_peft, read_peft, write_peft)
 register_format('kohya', detect_kohya, read_kohya, write_kohya)
+register_format('diffusers', detect_diffusers, read_diffusers, write_diffusers)
 
 def detect_format(path) -> str:
     "The name of the format of adapter file or directory `path`, or an error saying why none fits."
@@ -179,15 +182,22 @@ def _format(format:str) -> tuple:
         raise ValueError(f"unknown adapter format {format!r}; known: auto, {', '.join(FORMATS)}")
     return FORMATS[format]
 
-def save_adapters(model:nn.Module,      # an adapted model
-                  path,  # the file ('relora', 'kohya') or directory ('peft') to write
-                  format:str='relora',  # a name in FORMATS: 'relora', 'peft' or 'kohya'
-                  **kw):                # format options (kohya: prefix=)
+def _models(model, format:str):
+    "A dict of models by role as one SDModels; refused for PEFT, whose directory holds one model."
+    if not isinstance(model, dict): return model
+    if format == 'peft': raise ValueError("a PEFT directory holds one model; save each model to its "
+                                          "own directory, or several as 'kohya' or 'diffusers'")
+    return SDModels(model)
+
+def save_adapters(model:nn.Module|dict, # an adapted model, or {role: model} ('unet', 'te', 'te1', 'te2')
+                  path,  # the file ('relora', 'kohya', 'diffusers') or directory ('peft') to write
+                  format:str='relora',  # a name in FORMATS: 'relora', 'peft', 'kohya', 'diffusers'
+                  **kw):                # format options (kohya: prefix=, sgm=)
     ("Save `model`'s adapters to `path` in `format`, atomically; what the format cannot express is "
      "refused before anything is written.")
-    _format(format)[2](model, os.fspath(path), **kw)
+    _format(format)[2](_models(model, format), os.fspath(path), **kw)
 
-def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
+def load_adapters(model:nn.Module|dict, # the model to fill or attach adapters to, or {role: model}
                   path,              # an adapter file (relora, kohya/LyCORIS) or PEFT directory
                   freeze:bool=True,  # when attaching, freeze everything but the adapters
                   trainable=None,    # patterns/types kept trainable when freezing
@@ -198,6 +208,7 @@ def load_adapters(model:nn.Module,   # the model to fill or attach adapters to
     ("Load an adapter file of any known format into `model` (attaching the adapters it describes "
      "if it has none); every check passes before the model changes.")
     name = detect_format(path) if format == 'auto' else format
+    model = _models(model, name)
     new, (_, read, _) = not adapted_layers(model), _format(name)
     cfg, sd = read(os.fspath(path), model, **kw)
     cfg = cfg if name == 'relora' else _reconcile(model, cfg)  # relora files: the core's own checks
