@@ -63,22 +63,40 @@ def _peft_module(model, layers:dict, p:str):
     # PEFT's MultiheadAttention wraps out_proj
     return f'{mha}.base_layer.out_proj' if part == 'out_proj' else None
 
+def _saved_weight(model, p:str, l) -> torch.Tensor:
+    ("A full adapter's layer as PEFT's modules_to_save stores it: the whole trained weight "
+     "W + delta_W.")
+    W = l.base_layer.weight
+    if W.is_meta: raise ValueError(f"{p}: a full adapter goes to PEFT as modules_to_save, the "
+                                   "layer's whole weight, which needs the base weight (pass it)")
+    if any(n.endswith('.' + p) for n, _ in model.named_modules()):
+        raise ValueError(f"{p}: PEFT's modules_to_save matches names by their end, and {p} is "
+                         "also the end of another module's path; save as 'relora'")
+    return W.detach() if l.merged else W.detach() + l.adapter.delta_weight().detach().to(W.dtype)
+
 def write_peft(model:nn.Module, # an adapted model
                path):           # the directory to write (created if needed)
     ("Save `model`'s adapters as a PEFT adapter directory (adapter_model.safetensors + "
-     "adapter_config.json).")
+     "adapter_config.json); full adapters as modules_to_save.")
     layers = adapted_layers(model)
     if not layers: raise ValueError(f"{type(model).__name__} has no adapters to save")
+    full = {p: l for p, l in layers.items() if l.adapter.kind == 'full'}
+    layers = {p: l for p, l in layers.items() if p not in full}
+    # full adapters alone: no PEFT config (it needs a tuner's targets); the kind's own refusal
+    if not layers: p, l = next(iter(full.items())); from_relora(p, l, 'peft')
     # None: an MHA's out_proj, a target of its own in PEFT
     keys = {p: _peft_module(model, layers, p) for p in layers}
     ads = {p: l.adapter for p, l in layers.items() if keys[p] is None}
     # PEFT adds it twice
     tensors = {f'{PEFT_PREFIX}{keys[p] or p}.{k}': v / 2 if keys[p] and k == 'lora_B.weight' else v
                for p, l in layers.items() for k, v in from_relora(p, l, 'peft').items()}
+    # modules_to_save: PEFT stores the trained layer's whole weight under its own path
+    tensors.update({f'{PEFT_PREFIX}{p}.weight': _saved_weight(model, p, l)
+                    for p, l in full.items()})
     peft_type = _peft_family(ads)   # after from_relora: a kind PEFT has no form for is named first
     cfg = dict(peft_type=peft_type, base_model_name_or_path=None, task_type=None,
                inference_mode=True, revision=None, target_modules=_targets(model, list(ads)),
-               exclude_modules=None, modules_to_save=None, layers_to_transform=None,
+               exclude_modules=None, modules_to_save=sorted(full) or None, layers_to_transform=None,
                layers_pattern=None)
     family = peft_families()[peft_type]   # the kind that writes this config's entries
     entries, ra = family.peft_write(ads, {p: l.base_layer for p, l in layers.items()})
