@@ -274,6 +274,8 @@ def save_adapter_file(src,  # adapters: (config, state_dict), a dict with both, 
                       base=None,  # the model or its state dict (for kinds but LoRA/LoCon)
                       dtype=None,     # cast the tensors, e.g. torch.float16 (default: as they are)
                       format:str='relora', # a format save_adapters writes: 'relora', 'kohya', 'peft'
+                      # the paths' first component is a model's role ('unet', 'te'): saved by role
+                      by_role:bool=False,
                       **kw):          # format options (kohya: prefix=)
     "Write adapters to an adapter file (any format `save_adapters` writes) without their model."
     root = nn.Module()
@@ -283,4 +285,4 @@ def save_adapter_file(src,  # adapters: (config, state_dict), a dict with both, 
             if q not in m._modules: m.add_module(q, nn.Module())
             m = m._modules[q]
         m.add_module(leaf, AdaptedLayer(layer, a.to(dtype) if dtype else a, p))
-    save_adapters(root, path, format, **kw)
+    save_adapters(dict(root.named_children()) if by_role else root, path, format, **kw)
