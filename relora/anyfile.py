@@ -62,6 +62,7 @@ def match_base(paths:list,  # the file's layer names (kohya names, PEFT or relor
         n = next((n[len(x):] for x in KOHYA_PREFIXES if n.startswith(x)), n)
         cuts = [n] + [n[i + 1:] for i, ch in enumerate(n) if ch == '_']
         for c in cuts:   # the longest name first: on the base side whole, then as a tail
+            if c != n and c.count('_') < 2: break   # too short a tail to name one layer (out_proj)
             found = full.get(c) or (tail.get(c) if c == n else None)
             if found:
                 if len(found) > 1: raise ValueError(f"{p}: ambiguous in the base weights, could be "
