@@ -86,6 +86,12 @@ def _write_kw(args, info) -> dict:
     ("save_adapter_file's base and format options for args.format ('same': the input's own), "
      "with the output path checked against the format.")
     kw = info['write'] if args.format == 'same' else dict(format=args.format)
+    src, out = info['format'], kw['format']
+    # kohya names flatten the paths ('.' -> '_'), diffusers' carry the component: no model, no way back
+    if src != out and (src in ('kohya', 'diffusers') or out == 'diffusers'):
+        raise ValueError(f"{info['path']}: the layer names of a {src} file do not convert to {out} "
+                         f"without the model; write {src} (--format same), or load it onto the "
+                         f"model and save_adapters(model, path, format={out!r})")
     is_dir = kw['format'] == 'peft'
     if is_dir == args.out.endswith('.safetensors'):
         raise ValueError(f"the output {args.out} must be " + (
