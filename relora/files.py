@@ -143,8 +143,9 @@ def register_format(name:str, # the format's name, as format= takes it
 register_format('relora', detect_relora, lambda path, model, **kw: read_adapter_file(path),
                 lambda model, path, **kw: write_relora(model, path, **kw))
 register_format('peft', detect_peft, read_peft, write_peft)
-register_format('kohya', detect_kohya, read_kohya, write_kohya)
+# diffusers before kohya: its detection is the stricter (every key <component>.<path>.<factor>)
 register_format('diffusers', detect_diffusers, read_diffusers, write_diffusers)
+register_format('kohya', detect_kohya, read_kohya, write_kohya)
 
 def detect_format(path) -> str:
     "The name of the format of adapter file or directory `path`, or an error saying why none fits."
