@@ -6,13 +6,13 @@
 __all__ = ['COMPONENTS', 'OLD_NAMES', 'PROCESSOR_KEY', 'PROCESSOR_NAMES', 'diffusers_key', 'diffusers_roles', 'pattern_value',
            'write_diffusers', 'read_diffusers', 'detect_diffusers']
 
-# %% ../nbs/diffusers_files.ipynb #f100cfcd
+# %% ../nbs/diffusers_files.ipynb #ce80907d
 import json, re, warnings
 from torch import nn
 from .storage import read_safetensors, save_tensors
 from .adapters import adapted_layers, layer_at
 from .formats import to_relora, from_relora, scale_config, file_keys, split_key, peft_families
-from .sd_names import SDModels, sd_role, path_aliases
+from .sd_names import SDModels, sd_role, path_aliases, file_paths
 
 # %% ../nbs/diffusers_files.ipynb #659e218a
 COMPONENTS = dict(unet='unet', te='text_encoder', te1='text_encoder', te2='text_encoder_2')
@@ -58,7 +58,7 @@ def pattern_value(patterns:dict, # PEFT's rank_pattern / alpha_pattern: {regex k
         if re.match(rf'(.*\.)?{k}$', path): return v
     return default
 
-# %% ../nbs/diffusers_files.ipynb #6a9fa34b
+# %% ../nbs/diffusers_files.ipynb #9dc9cd53
 def write_diffusers(model:nn.Module, # a UNet / CLIP text model with adapters, or an SDModels
                     path):           # the .safetensors file to write
     "Save adapters as the LoRA file diffusers' `load_lora_weights` reads (PEFT keys, LoraConfig metadata)."
@@ -70,8 +70,9 @@ def write_diffusers(model:nn.Module, # a UNet / CLIP text model with adapters, o
         if odd: raise ValueError(f"{comp}.{odd[0]}: a {layers[odd[0]].adapter.kind} adapter; "
                                  "diffusers' load_lora_weights reads LoRA only: save it as 'kohya' "
                                  "(LyCORIS, ComfyUI) or 'relora'")
+        fp = file_paths(m, sgm=False)   # CLIP: text_model. in front, as ComfyUI reads it
         for p, l in layers.items():
-            for k, v in from_relora(p, l, 'peft').items(): tensors[f'{comp}.{p}.{k}'] = v
+            for k, v in from_relora(p, l, 'peft').items(): tensors[f'{comp}.{fp.get(p, p)}.{k}'] = v
         entries, ra = peft_families()['LORA'].peft_write(
             {p: l.adapter for p, l in layers.items()}, {p: l.base_layer for p, l in layers.items()})
         r0, a0 = next(iter(ra.values()))
