@@ -10,7 +10,7 @@ import argparse, os
 import torch
 from .storage import read_header, read_safetensors, save_tensors
 from .files import load_adapters
-from .anyfile import read_any
+from .anyfile import module_tree, read_any
 from .deltas import add_deltas, adapter_deltas, weighted_deltas
 from .merge import combine_adapters, extract_lora, report_table, save_adapter_file
 from .merge import shrink_adapters
@@ -326,7 +326,9 @@ def relora_merge(argv:list=None): # command-line arguments (default: sys.argv[1:
                  for k, v in merged.items()}, a.out, meta)
             print(f"relora_merge: {len(srcs)} adapters merged into {a.sd_model}; saved to {a.out}")
         else:
-            info = reads[0][2]
+            # every file's stand-ins in one tree: the files may adapt different layers
+            layers = {p: l for _, _, i in reads for p, l in i['layers'].items()}
+            info = dict(reads[0][2], model=module_tree(layers) if layers else None)
             res = combine_adapters(srcs, a.ratios, base=info['model'] or base, **_svd_kw(a))
             _save_and_report('relora_merge', a, res, info)
     _run(p, argv, body)
