@@ -136,7 +136,8 @@ def read_any(path,          # an adapter file or PEFT directory of any registere
     model = module_tree(layers) if layers else None
     if fmt == 'diffusers': model = SDModels(dict(model.named_children()))
     read_kw = {} if fmt == 'diffusers' else kw
-    cfg, sd = read_adapter_file(path) if fmt == 'relora' else FORMATS[fmt][1](path, model, **read_kw)
+    read = FORMATS[fmt][1]
+    cfg, sd = read_adapter_file(path) if fmt == 'relora' else read(path, model, **read_kw)
     if fmt == 'relora' and base:
         found = match_base(list(cfg), base)
         model = module_tree({p: stand_in(base[k].shape, f'{p}.lora_embedding_A' in sd)

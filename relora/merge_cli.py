@@ -87,7 +87,7 @@ def _write_kw(args, info) -> dict:
      "with the output path checked against the format.")
     kw = info['write'] if args.format == 'same' else dict(format=args.format)
     src, out = info['format'], kw['format']
-    # kohya names flatten the paths ('.' -> '_'), diffusers' carry the component: no model, no way back
+    # kohya names flatten the paths ('.' -> '_'), diffusers' carry the component: need the model
     if src != out and (src in ('kohya', 'diffusers') or out == 'diffusers'):
         raise ValueError(f"{info['path']}: the layer names of a {src} file do not convert to {out} "
                          f"without the model; write {src} (--format same), or load it onto the "

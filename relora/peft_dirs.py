@@ -126,7 +126,7 @@ def _relora_path(model, p:str) -> str:
                          f"{p.rpartition('.')[0]} itself")
     return p
 
-def peft_dir(path,                  # a PEFT adapter directory, or one holding adapters in sub-folders
+def peft_dir(path,                  # a PEFT adapter directory, or one with adapters in sub-folders
              adapter_name:str=None, # the sub-folder PEFT saved a non-default adapter in
             ) -> str:
     ("The directory holding adapter_config.json: `path`, its sub-folder `adapter_name`, or its one "
