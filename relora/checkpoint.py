@@ -23,8 +23,8 @@ def save_checkpoint(path,                  # a directory, created if needed
                     tensors:dict,          # the caller's other tensors {name: tensor}
                     info:dict,             # the caller's JSON-able record, with the 'step'
                     write:bool=True):      # False: gather only (FSDP2: every rank but rank 0)
-    ("Write a training state to directory `path`: state.safetensors, then trainer.json (atomically); "
-     "sharded tensors gathered whole.")
+    ("Write a training state to directory `path`: state.safetensors, then trainer.json "
+     "(atomically); sharded tensors gathered whole.")
     bad = [k for k in tensors if k.split('.')[0] in _OWN]
     if bad: raise ValueError(f"save_checkpoint: {bad[0]}: the names model.* and opt.* are the "
                              "checkpoint's own; rename the tensor")

@@ -15,8 +15,12 @@ from .files import save_adapters
 from .data import TextData, corpus_path
 from .model import GPT, GPTConfig, save_gpt
 from .train_config import TrainConfig
-from .train import ReLoRATrainer, plot_losses, update_rank
+from .train import ReLoRATrainer, cast_bases, plot_losses, update_rank
 import matplotlib.pyplot as plt
+import torch.distributed as dist
+from .adapters import add_adapters
+from .distributed import (DDPReLoRATrainer, init_distributed, rank_world, check_in_sync,
+                                full_state_dict)
 
 # %% ../nbs/cli.ipynb #f6d74c84
 METHOD_DEFAULTS = dict(full=dict(lr=2e-3), lora=dict(lr=8e-3, adapter_lr=1.6e-2),
@@ -89,6 +93,12 @@ def _parser():
                    help="torch threads (default %(default)s: these models gain little from more, "
                         "and a busy machine makes extra threads much slower; 0: torch's default)")
     p.add_argument('--no-progress', action='store_true', help="no progress bar")
+    p.add_argument('--dtype', choices=['float32', 'bf16'], default=t['dtype'],
+                   help="bf16: the adapted layers' frozen base weights in bfloat16, adapters and "
+                        "optimizer in float32, autocast to bfloat16 (default %(default)s)")
+    p.add_argument('--fsdp', action='store_true',
+                   help="under torchrun: shard with FSDP2 (relora.distributed.shard_model) instead "
+                        "of DDP; needs --warm-start 0 for lora/relora")
     return p
 
 # %% ../nbs/cli.ipynb #d9fae5cb
@@ -117,7 +127,7 @@ def _config(a, error) -> TrainConfig:
                            schedule_steps=a.schedule_steps, warmup=a.warmup,
                            restart_warmup=a.restart_warmup, optimizer_reset=a.optimizer_reset,
                            prune_ratio=a.prune_ratio, jagged=not a.no_jagged,
-                           grad_accum=a.grad_accum, **lrs)
+                           grad_accum=a.grad_accum, dtype=a.dtype, **lrs)
     except ValueError as e: error(_flag_message(e))
 
 # %% ../nbs/cli.ipynb #b0c1d2e4
@@ -153,7 +163,8 @@ def _resume_args(error, a, argv) -> argparse.Namespace:
     return argparse.Namespace(**{**saved, 'out': None, **new})
 
 # %% ../nbs/cli.ipynb #208cc62a
-def run_metrics(tr:ReLoRATrainer, val_loss:float, wall_s:float) -> dict:
+def run_metrics(tr:ReLoRATrainer, val_loss:float, wall_s:float,
+                model=None) -> dict: # tr.model gathered whole (FSDP2), or None: tr.model
     "The metrics.json dict of a finished trainer."
     c, ps = tr.cfg, {id(p): p for p in tr.model.parameters()}.values()
     opt_bytes = sum(v.numel() * v.element_size() for st in tr.opt.state.values()
@@ -165,7 +176,8 @@ def run_metrics(tr:ReLoRATrainer, val_loss:float, wall_s:float) -> dict:
                 trainable_params=sum(p.numel() for p in ps if p.requires_grad),
                 total_params=sum(p.numel() for p in ps),
                 optimizer_state_bytes=opt_bytes, resets=tr.resets, skipped_steps=tr.skipped,
-                update_rank=update_rank(tr.model, tr.w_warm) if tr.w_warm else {}, config=asdict(c))
+                update_rank=update_rank(model or tr.model, tr.w_warm) if tr.w_warm else {},
+                config=asdict(c))
 
 def _write_json(path, obj):
     def write(tmp):
@@ -173,9 +185,9 @@ def _write_json(path, obj):
     atomic_write(path, write)
 
 # %% ../nbs/cli.ipynb #991d454b
-def _write_warm_start(tr, path, vocab):
+def _write_warm_start(tr, path, vocab): # vocab None: not rank 0, nothing written
     "At the switch (step W, adapters not yet added), write the model the adapters start from."
-    if tr.cfg.method != 'full' and tr.step == tr.W and not tr.adapted:
+    if vocab is not None and tr.cfg.method != 'full' and tr.step == tr.W and not tr.adapted:
         save_gpt(tr.model, path, vocab)
 
 def _train(tr, out, save_every:int, vocab) -> int|None:
@@ -201,10 +213,10 @@ def _train(tr, out, save_every:int, vocab) -> int|None:
         for s, h in old.items(): signal.signal(s, h)
     return stop[0] if stop else None
 
-def _write_models(tr, out, vocab) -> list:
+def _write_models(model, out, vocab) -> list:
     ("model.safetensors (adapters folded in); with adapters, adapters.safetensors and "
      "base.safetensors. Returns the names.")
-    model, names = tr.model, ['model.safetensors']
+    names = ['model.safetensors']
     plain = copy.deepcopy(model)
     if adapted_layers(model):
         save_adapters(model, os.path.join(out, 'adapters.safetensors'))
@@ -224,6 +236,17 @@ def _prepare(p, argv):
     else: a.schedule_steps = None
     cfg = _config(a, error)
     if a.threads < 0: error(f"--threads {a.threads} must be >= 0 (0: torch's default)")
+    if a.fsdp and 'WORLD_SIZE' not in os.environ:
+        error("--fsdp: needs several processes; start with `torchrun --nproc_per_node N "
+              "$(which relora_train) --fsdp ...`")
+    if a.fsdp and a.method != 'full' and a.warm_start:
+        error(f"--fsdp: --warm-start {a.warm_start} would add adapters to a model FSDP2 has "
+              "sharded already; use --warm-start 0 (or DDP, without --fsdp)")
+    nproc = int(os.environ.get('WORLD_SIZE', 1))   # torchrun's ranks; a resumed run keeps them
+    if a.resume and getattr(a, 'nproc', 1) != nproc:
+        error(f"--resume {a.resume}: the run used {getattr(a, 'nproc', 1)} process(es), this one "
+              f"{nproc}: resume with --nproc_per_node {getattr(a, 'nproc', 1)}")
+    a.nproc = nproc
     if a.save_every < 0: error(f"--save-every {a.save_every} must be >= 0 (0: checkpoint only at "
                                "the end and when stopped)")
     path = a.data or str(corpus_path('shakespeare'))
@@ -240,39 +263,63 @@ def _prepare(p, argv):
               f"{(len(data.val) - 1) // need} or fewer --eval-batches")
     return a, cfg, data, a.out or os.path.join('runs', a.method)
 
+def _gathered(tr, a, data):
+    ("The trained model as one process holds it: FSDP2's shards gathered into a plain twin (on "
+     "every rank), else tr.model.")
+    if not getattr(tr, 'fsdp', False): return tr.model
+    sd = full_state_dict(tr.model)
+    twin = GPT(PRESETS[a.preset](len(data.vocab), block_size=a.block_size))
+    if adapted_layers(tr.model): add_adapters(twin, **tr.cfg.adapter_args())
+    if adapted_layers(twin) and tr.cfg.dtype == 'bf16': cast_bases(twin)   # as trained
+    twin.load_state_dict(sd); return twin
+
 def run_cli(argv:list|None=None) -> dict: # command-line arguments (None: sys.argv[1:])
     ("Do what `relora_train` does and return the metrics dict (SystemExit(128 + signal) if a "
-     "signal stopped it).")
+     "signal stopped it); under torchrun on every rank.")
     p = _parser(); a, cfg, data, out = _prepare(p, argv)
     if a.threads: torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    try:
-        tr = ReLoRATrainer(GPT(PRESETS[a.preset](len(data.vocab), block_size=a.block_size)), data,
-                           cfg)
+    dev = init_distributed() if a.nproc > 1 or 'WORLD_SIZE' in os.environ else None
+    try: return _run(p, a, cfg, data, out, dev)
+    finally:
+        if dev is not None: dist.destroy_process_group()   # no gloo thread outlives the run
+
+def _run(p, a, cfg, data, out, dev) -> dict:
+    "run_cli after the checks: train (rank 0 writes every file), evaluate, write the results."
+    rank, world = rank_world(); lead = rank == 0
+    torch.manual_seed(a.seed)      # the same initial weights on every rank
+    model = GPT(PRESETS[a.preset](len(data.vocab), block_size=a.block_size))
+    try: tr = (ReLoRATrainer(model, data, cfg) if dev is None else
+               DDPReLoRATrainer(model, data, cfg, dev, fsdp=a.fsdp))
     # e.g. an adapter kind for other layers
     except ValueError as e: p.exit(2, f"{p.prog}: error: {_flag_message(e)}\n")
     if a.resume:
         try: tr.load(os.path.join(a.resume, 'checkpoint'))
         except (ValueError, FileNotFoundError) as e:
             p.exit(2, f"{p.prog}: error: --resume {a.resume}: {_flag_message(e)}\n")
-    os.makedirs(out, exist_ok=True)
-    _write_json(os.path.join(out, 'run.json'),
-                {k: v for k, v in vars(a).items() if k not in ('resume', 'out')})
+    if lead:
+        os.makedirs(out, exist_ok=True)
+        _write_json(os.path.join(out, 'run.json'),
+                    {k: v for k, v in vars(a).items() if k not in ('resume', 'out')})
     ws = [os.path.join(d, 'warm_start.safetensors') for d in (a.resume, out)] if a.resume else []
-    if ws and os.path.isfile(ws[0]) and not os.path.exists(ws[1]):
+    if lead and ws and os.path.isfile(ws[0]) and not os.path.exists(ws[1]):
         atomic_write(ws[1], lambda tmp: shutil.copyfile(ws[0], tmp))
     t0 = time.perf_counter()
     try:
-        signum = _train(tr, out, a.save_every, data.vocab)
+        signum = _train(tr, out, a.save_every, data.vocab if lead else None)
         if signum is not None:
             print(f"relora_train: stopped by {signal.Signals(signum).name} after step {tr.step} of "
                   f"{cfg.steps}; checkpoint in {os.path.join(out, 'checkpoint')}; continue with: "
                   f"relora_train --resume {out}", file=sys.stderr)
             raise SystemExit(128 + signum)
-        names = _write_models(tr, out, data.vocab)
+        digests = check_in_sync(tr.model)   # every rank: the same weights (or an error)
+        plain = _gathered(tr, a, data)
+        names = _write_models(plain, out, data.vocab) if lead else []
         # resumed at the end: not evaluated yet
         if 'val_loss' not in tr.logs[-1]: tr.logs[-1]['val_loss'] = tr.evaluate()
-        m = run_metrics(tr, tr.logs[-1]['val_loss'], time.perf_counter() - t0)
+        m = dict(run_metrics(tr, tr.logs[-1]['val_loss'], time.perf_counter() - t0, plain),
+                 processes=world, parallel='fsdp' if a.fsdp else 'ddp' if world > 1 else None,
+                 rank_digests=digests)
+        if not lead: return m
         _write_json(os.path.join(out, 'metrics.json'), m)
         fig = plot_losses(
             tr.logs, f"{a.method} ({a.adapter}, r={a.rank})" if a.method != 'full' else 'full-rank')
@@ -293,3 +340,7 @@ def relora_train(argv:list|None=None): # command-line arguments (None: sys.argv[
     ("Console script: train, writing checkpoint/, the model files, metrics.json and loss.png to "
      "--out (exit 0; 130 on Ctrl-C).")
     run_cli(argv)
+
+# %% ../nbs/cli.ipynb #df9a3cb2
+#| eval: false
+if __name__ == '__main__': relora_train()

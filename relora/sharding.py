@@ -33,7 +33,8 @@ def shard_like(full:Tensor, # the whole tensor, the same on every rank
 def local_part(full:Tensor, # the whole tensor, the same on every rank
                like:Tensor, # a tensor sharded as the result should be (or a plain tensor)
               ) -> Tensor:  # this rank's part of `full`, as a plain tensor
-    "This rank's part of `full`, split as `like` is (no communication); `full` itself if not sharded."
+    ("This rank's part of `full`, split as `like` is (no communication); `full` itself if not "
+     "sharded.")
     return local(shard_like(full, like))
 
 # %% ../nbs/sharding.ipynb #b6e367b0

@@ -54,12 +54,14 @@ class TrainConfig:
     progress:bool=True        # tqdm progress bar
     # T, length of the LR schedule (None: steps); an extended run keeps its first T
     schedule_steps:int|None=None
+    dtype:str='float32'       # 'bf16': adapted layers' frozen base weights stored in bfloat16
 
     def __post_init__(self):
         def bad(name, problem):
             raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} {problem}")
         if self.method not in ('full', 'lora', 'relora'):
             bad('method', "must be 'full', 'lora' or 'relora'")
+        if self.dtype not in ('float32', 'bf16'): bad('dtype', "must be 'float32' or 'bf16'")
         if self.optimizer_reset not in ('magnitude', 'random', 'full', 'none'):
             bad('optimizer_reset', "must be 'magnitude', 'random', 'full' or 'none'")
         for k in ('steps', 'rank', 'batch_size', 'block_size', 'grad_accum', 'eval_batches'):
