@@ -23,18 +23,22 @@ OLD_NAMES = {'lora.down.weight': 'lora_A.weight', 'lora.up.weight': 'lora_B.weig
 
 # diffusers' attention-processor names (diffusers < 0.21; its kohya converter still makes them):
 # <path>[.processor].to_q_lora.down.weight -> the attention's to_q (UNet) or q_proj (CLIP)
-PROCESSOR_KEY = re.compile(r'^(.*?)(?:\.processor)?\.(to_q|to_k|to_v|to_out)_lora\.(down|up)\.weight(\.alpha)?$')
-PROCESSOR_NAMES = dict(unet=dict(to_q='to_q', to_k='to_k', to_v='to_v', to_out='to_out.0'),
-                       text_encoder=dict(to_q='q_proj', to_k='k_proj', to_v='v_proj', to_out='out_proj'))
+PROCESSOR_KEY = re.compile(
+    r'^(.*?)(?:\.processor)?\.(to_q|to_k|to_v|to_out)_lora\.(down|up)\.weight(\.alpha)?$')
+PROCESSOR_NAMES = dict(
+    unet=dict(to_q='to_q', to_k='to_k', to_v='to_v', to_out='to_out.0'),
+    text_encoder=dict(to_q='q_proj', to_k='k_proj', to_v='v_proj', to_out='out_proj'))
 
 def diffusers_key(key:str, # a key of a diffusers LoRA file
                  ) -> tuple|None: # (component, layer path, PEFT suffix or 'alpha'), or None
-    "A diffusers LoRA key in any of its spellings (PEFT, lora.down/up, processor names) as (component, path, suffix)."
+    ("A diffusers LoRA key in any of its spellings (PEFT, lora.down/up, processor names) as "
+     "(component, path, suffix).")
     comp, _, rest = key.partition('.')
     if comp not in COMPONENTS.values(): return None
     if m := PROCESSOR_KEY.match(rest):
         name = PROCESSOR_NAMES['unet' if comp == 'unet' else 'text_encoder'][m[2]]
-        return comp, f'{m[1]}.{name}', 'alpha' if m[4] else f"lora_{'A' if m[3] == 'down' else 'B'}.weight"
+        suffix = 'alpha' if m[4] else f"lora_{'A' if m[3] == 'down' else 'B'}.weight"
+        return comp, f'{m[1]}.{name}', suffix
     # a converted kohya file's network alpha: <path>.lora.down.weight.alpha
     rest = re.sub(r'\.lora(_linear_layer)?\.down\.weight\.alpha$', '.alpha', rest)
     s = split_key(rest, tuple(OLD_NAMES) + file_keys('peft') + ('alpha',))
@@ -53,7 +57,8 @@ def diffusers_roles(model:nn.Module) -> dict:
 def pattern_value(patterns:dict, # PEFT's rank_pattern / alpha_pattern: {regex key: value}
                   path:str,      # a module path
                   default):      # the value when no key matches
-    "PEFT's per-layer value for `path`: the first key that matches its end (`(.*\\.)?key$`), else `default`."
+    ("PEFT's per-layer value for `path`: the first key that matches its end (`(.*\\.)?key$`), "
+     "else `default`.")
     for k, v in patterns.items():
         if re.match(rf'(.*\.)?{k}$', path): return v
     return default
@@ -61,7 +66,8 @@ def pattern_value(patterns:dict, # PEFT's rank_pattern / alpha_pattern: {regex k
 # %% ../nbs/diffusers_files.ipynb #9dc9cd53
 def write_diffusers(model:nn.Module, # a UNet / CLIP text model with adapters, or an SDModels
                     path):           # the .safetensors file to write
-    "Save adapters as the LoRA file diffusers' `load_lora_weights` reads (PEFT keys, LoraConfig metadata)."
+    ("Save adapters as the LoRA file diffusers' `load_lora_weights` reads (PEFT keys, LoraConfig "
+     "metadata).")
     tensors, md = {}, {}
     for role, m in diffusers_roles(model).items():
         comp, layers = COMPONENTS[role], adapted_layers(m)
@@ -127,7 +133,7 @@ def read_diffusers(path,           # a diffusers LoRA .safetensors file
     return cfg, sd
 
 def detect_diffusers(path,   # an adapter file or directory
-                     header, # its read_header (metadata, {key: (dtype, shape)}), None for a directory
+                     header, # its read_header (metadata, {key: (dtype, shape)}); None: a directory
                     ) -> bool:
     "Is `path` a diffusers LoRA file (every key <component>.<path>.<LoRA factor>)?"
     if header is None or not header[1]: return False

@@ -186,11 +186,12 @@ def _format(format:str) -> tuple:
 def _models(model, format:str):
     "A dict of models by role as one SDModels; refused for PEFT, whose directory holds one model."
     if not isinstance(model, dict): return model
-    if format == 'peft': raise ValueError("a PEFT directory holds one model; save each model to its "
-                                          "own directory, or several as 'kohya' or 'diffusers'")
+    if format == 'peft':
+        raise ValueError("a PEFT directory holds one model; save each model to its own directory, "
+                         "or several as 'kohya' or 'diffusers'")
     return SDModels(model)
 
-def save_adapters(model:nn.Module|dict, # an adapted model, or {role: model} ('unet', 'te', 'te1', 'te2')
+def save_adapters(model:nn.Module|dict, # an adapted model, or {role: model} (unet, te, te1, te2)
                   path,  # the file ('relora', 'kohya', 'diffusers') or directory ('peft') to write
                   format:str='relora',  # a name in FORMATS: 'relora', 'peft', 'kohya', 'diffusers'
                   **kw):                # format options (kohya: prefix=, sgm=)

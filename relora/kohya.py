@@ -32,7 +32,8 @@ def kohya_names(model:nn.Module, # a model (an SDModels: each role's names under
     inner, aliases, names = tuple(p + '.' for p in adapted_layers(model)), path_aliases(model), {}
     for p, _ in model.named_modules():
         if not p or p.startswith(inner): continue
-        for q in {p, aliases.get(p, p)}: names.setdefault(prefix + q.replace('.', '_'), []).append(p)
+        for q in {p, aliases.get(p, p)}:
+            names.setdefault(prefix + q.replace('.', '_'), []).append(p)
     return names
 
 def _kohya_path(names:dict, key:str, prefix=None) -> str:
@@ -48,7 +49,7 @@ def _kohya_path(names:dict, key:str, prefix=None) -> str:
                      "'_' both become '_'); pass prefix=")
 
 # %% ../nbs/kohya.ipynb #32977e16
-# what kohya sd-scripts' networks.lora (and diffusers' kohya reader) take: LoRA, LoCon without a core
+# what kohya sd-scripts' networks.lora (and diffusers' kohya reader) take: LoRA, LoCon, no core
 PLAIN_KINDS = ('lora', 'locon')
 
 def _plain_warning(path, layers:dict):
@@ -63,7 +64,7 @@ def _plain_warning(path, layers:dict):
 
 def write_kohya(model:nn.Module, # an adapted model, or an SDModels (each role under its prefix)
                 path,            # the .safetensors file to write
-                # in front of each name; None: default_prefix(model) (lora_unet_, lora_te_, lycoris_)
+                # before each name; None: default_prefix(model) (lora_unet_, lora_te_, lycoris_)
                 prefix:str=None,
                 sgm:bool=None):  # SGM UNet paths; None: for SDXL UNets (kohya's convention)
     "Save `model`'s adapters as a kohya / LyCORIS `.safetensors` file."
@@ -84,11 +85,13 @@ def write_kohya(model:nn.Module, # an adapted model, or an SDModels (each role u
                     f"{p}: its kohya name {key} is also that of {names[key]}; rename a module")
             if mha_part(m, p):
                 raise ValueError(f"{p}: an nn.MultiheadAttention adapter has no kohya/LyCORIS form "
-                                 "(neither has a MultiheadAttention format); save it as 'peft' or 'relora'")
+                                 "(neither has a MultiheadAttention format); save it as 'peft' or "
+                                 "'relora'")
             for k, v in from_relora(p, l, 'kohya').items(): tensors[f'{pre}{key}.{k}'] = v
             if l.adapter.kind != 'full':   # LyCORIS' diff has no alpha: it is added as is
                 # rsLoRA: alpha sqrt(r)
-                tensors[f'{pre}{key}.alpha'] = torch.tensor(file_alpha(l.adapter), dtype=torch.float32)
+                tensors[f'{pre}{key}.alpha'] = torch.tensor(file_alpha(l.adapter),
+                                                            dtype=torch.float32)
         if pre in ROLE_PREFIXES.values(): _plain_warning(path, adapted_layers(m))
     first = next(iter(layers.values())).adapter
     kinds = {l.adapter.kind for l in layers.values()}
@@ -100,7 +103,8 @@ def write_kohya(model:nn.Module, # an adapted model, or an SDModels (each role u
 
 # %% ../nbs/kohya.ipynb #918050f1
 def _roles_check(path, model:SDModels, groups:dict):
-    "One line for a file's role prefix no model was given for; a warning for a model the file skips."
+    ("One line for a file's role prefix no model was given for; a warning for a model the file "
+     "skips.")
     for role, pre in ROLE_PREFIXES.items():
         has = [g for g in groups if g.startswith(pre)]
         if has and role not in model:
@@ -110,7 +114,7 @@ def _roles_check(path, model:SDModels, groups:dict):
             warnings.warn(f"{path}: no {pre} adapters in the file: the {role!r} model gets none")
 
 def read_kohya(path,                # a kohya / LyCORIS .safetensors file
-               model:nn.Module,     # the model whose module names resolve the file's, or an SDModels
+               model:nn.Module,     # the model whose module names resolve the file's (or SDModels)
                # the name prefix; None tries none and the usual ones (KOHYA_PREFIXES)
                prefix:str=None,
               ) -> tuple:           # (relora config, relora state dict)
@@ -130,7 +134,8 @@ def read_kohya(path,                # a kohya / LyCORIS .safetensors file
     elif len(found := [p for p in ROLE_PREFIXES.values() if any(map(str.startswith, groups,
                                                                   [p] * len(groups)))]) > 1:
         raise ValueError(f"{path}: the file holds adapters of several models ({', '.join(found)}); "
-                         "pass them by role: load_adapters({'unet': unet, 'te': text_encoder}, path)")
+                         "pass them by role: load_adapters({'unet': unet, 'te': text_encoder}, "
+                         "path)")
     cfg, sd = {}, {}
     for name, t in groups.items():
         p = _kohya_path(names, name, prefix); layer = layer_at(model, p, 'the adapter file')

@@ -28,7 +28,8 @@ def is_clip_text(model:nn.Module) -> bool:
     return type(model).__name__ in ('CLIPTextModel', 'CLIPTextModelWithProjection')
 
 def default_prefix(model:nn.Module) -> str:
-    "The kohya prefix for `model`: lora_unet_ (diffusers UNet), lora_te_ (CLIP text), else lycoris_."
+    ("The kohya prefix for `model`: "
+     "lora_unet_ (diffusers UNet), lora_te_ (CLIP text), else lycoris_.")
     return (ROLE_PREFIXES['unet'] if is_sd_unet(model) else ROLE_PREFIXES['te']
             if is_clip_text(model) else LYCORIS_PREFIX)
 
@@ -36,7 +37,8 @@ def role_prefix(role:str) -> str:
     "The kohya prefix of role `role` ('unet', 'te', 'te1', 'te2'), or a one-line error."
     if role not in ROLE_PREFIXES:
         raise ValueError(f"unknown model role {role!r} for a kohya file; known: "
-                         f"{', '.join(ROLE_PREFIXES)} (prefixes {', '.join(ROLE_PREFIXES.values())})")
+                         f"{', '.join(ROLE_PREFIXES)} (prefixes "
+                         f"{', '.join(ROLE_PREFIXES.values())})")
     return ROLE_PREFIXES[role]
 
 # %% ../nbs/sd_names.ipynb #21312742
@@ -50,7 +52,8 @@ SGM_TOP = {'conv_in': 'input_blocks.0.0', 'time_embedding.linear_1': 'time_embed
 
 def sgm_blocks(unet:nn.Module, # a diffusers UNet2DConditionModel
               ) -> dict:       # {diffusers block path: SGM block path}
-    "The SGM path of each resnet, attention, down- and upsampler of a diffusers UNet, by walking its levels."
+    ("The SGM path of each resnet, attention, down- and upsampler of a diffusers UNet, by walking "
+     "its levels.")
     m, i = {}, 1
     for b, lvl in enumerate(unet.down_blocks):
         att = getattr(lvl, 'attentions', None)
@@ -100,7 +103,8 @@ def sgm_names(unet:nn.Module) -> dict:
 def clip_path(model:nn.Module, # a CLIP text model
               path:str,        # a module path in it
              ) -> str:         # the path files use (text_model.encoder.layers.0...)
-    "The path CLIP text module `path` has in SD adapter files: text_model. in front if the model lacks that level."
+    ("The path CLIP text module `path` has in SD adapter files: text_model. in front if the model "
+     "lacks that level.")
     if hasattr(model, 'text_model') or path.startswith('text_projection'): return path
     return f'text_model.{path}' if path else 'text_model'
 
@@ -123,11 +127,13 @@ def path_aliases(model:nn.Module) -> dict:
 
 # %% ../nbs/sd_names.ipynb #b5843e8a
 class SDModels(nn.ModuleDict):
-    "The models of one Stable Diffusion pipeline by role ('unet', 'te', 'te1', 'te2'): one module, paths <role>.<path>."
+    ("The models of one Stable Diffusion pipeline by role ('unet', 'te', 'te1', 'te2'): one "
+     "module, paths <role>.<path>.")
     def __init__(self, models:dict): # {role: model}
         for role in models: role_prefix(role)   # a one-line error for an unknown role
         super().__init__(models)
 
 def sd_role(model:nn.Module) -> str|None:
-    "The role a lone model plays in an SD file: 'unet' for a diffusers UNet, 'te' for a CLIP text model, else None."
+    ("The role a lone model plays in an SD file: 'unet' for a diffusers UNet, 'te' for a CLIP text "
+     "model, else None.")
     return 'unet' if is_sd_unet(model) else 'te' if is_clip_text(model) else None
