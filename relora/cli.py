@@ -98,7 +98,7 @@ def _parser():
                         "optimizer in float32, autocast to bfloat16 (default %(default)s)")
     p.add_argument('--fsdp', action='store_true',
                    help="under torchrun: shard with FSDP2 (relora.distributed.shard_model) instead "
-                        "of DDP; needs --warm-start 0 for lora/relora")
+                        "of DDP (a warm start runs under DDP, sharded at the switch)")
     return p
 
 # %% ../nbs/cli.ipynb #d9fae5cb
@@ -239,9 +239,6 @@ def _prepare(p, argv):
     if a.fsdp and 'WORLD_SIZE' not in os.environ:
         error("--fsdp: needs several processes; start with `torchrun --nproc_per_node N "
               "$(which relora_train) --fsdp ...`")
-    if a.fsdp and a.method != 'full' and a.warm_start:
-        error(f"--fsdp: --warm-start {a.warm_start} would add adapters to a model FSDP2 has "
-              "sharded already; use --warm-start 0 (or DDP, without --fsdp)")
     nproc = int(os.environ.get('WORLD_SIZE', 1))   # torchrun's ranks; a resumed run keeps them
     if a.resume and getattr(a, 'nproc', 1) != nproc:
         error(f"--resume {a.resume}: the run used {getattr(a, 'nproc', 1)} process(es), this one "

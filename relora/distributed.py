@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.distributed.fsdp import fully_shard
 from .adapters import adapted_layers
 from .model import GPT
-from .sharding import full_tensor, is_sharded
+from .sharding import full_tensor, is_sharded, shard_like
 from .train_config import TrainConfig
 from .train import ReLoRATrainer
 
@@ -124,31 +124,46 @@ class DDPReLoRATrainer(ReLoRATrainer):
     def __init__(self, model:nn.Module, data, cfg:TrainConfig,
                  device=None, # this rank's device (None: the model's)
                  rewrap:bool=True, # re-wrap DDP at the switch (False only to show why it is needed)
-                 fsdp:bool=False,  # shard with `shard_model` (adapters from step 0: warm_start=0)
+                 fsdp:bool=False,  # shard with `shard_model` (after the warm start, if any)
                  # get_batch, loss_fn, eval_fn of ReLoRATrainer (get_batch: this rank's slice)
                  **kw):
         self.rank, self.world = rank_world()
         model = unwrap(model)
         self.device = device or next(model.parameters()).device
         self.rewrap, self.fsdp = rewrap, fsdp
-        if fsdp and cfg.method != 'full' and cfg.warm_start:
-            raise ValueError(f"DDPReLoRATrainer: fsdp=True needs warm_start=0 (got "
-                             f"{cfg.warm_start}): adapters added to a sharded model stay unsharded")
         shard = None if data is None else RankShard(data, self.rank, self.world, self.device)
         super().__init__(model.to(self.device), shard, cfg, **kw)
         # DDP: the loss goes through the wrapper (gradients averaged); FSDP2: the model itself
-        self.module = self.model if fsdp else wrap(model, self.device)
+        self.module = self.model if self.sharded else wrap(model, self.device)
+
+    # FSDP2 from the first step, unless a warm start comes first (then: DDP until the switch)
+    sharded = property(lambda self: self.fsdp and (self.cfg.method == 'full' or self.adapted))
 
     def _optimizer(self):
         "FSDP2: shard first (the optimizer must hold the sharded Parameters), then AdamW."
-        if self.fsdp and is_distributed(): shard_model(self.model)
+        if self.sharded and is_distributed(): shard_model(self.model)
         return super()._optimizer()
 
     def after_event(self, relora, event:str): # event: 'adapters' (the switch) or 'restart'
         ("After the switch, a new DDP wrapper that registers the adapters (restarts keep the "
-         "Parameters).")
-        if event == 'adapters' and self.rewrap and not self.fsdp:
-            self.module = wrap(self.model, self.device)
+         "Parameters); with fsdp, sharding instead.")
+        if event != 'adapters': return
+        if self.fsdp: self._shard_optimized(); self.module = self.model
+        elif self.rewrap: self.module = wrap(self.model, self.device)
+
+    def _shard_optimized(self):
+        ("FSDP2 at the switch: shard the model, and move the optimizer onto the sharded Parameters "
+         "(each state tensor split as its Parameter).")
+        old = dict(self.model.named_parameters())
+        if is_distributed(): shard_model(self.model)
+        new = {id(p): q for n, p in old.items() if (q := self.model.get_parameter(n)) is not p}
+        if not new: return
+        for g in self.opt.param_groups: g['params'] = [new.get(id(p), p) for p in g['params']]
+        state = {new.get(id(p), p): st for p, st in self.opt.state.items()}
+        self.opt.state.clear()
+        for q, st in state.items():
+            self.opt.state[q] = {k: shard_like(v, q) if torch.is_tensor(v) and v.shape == q.shape
+                                 else v for k, v in st.items()}
 
     def save(self, path):
         "Checkpoint: every rank gathers (FSDP2), rank 0 writes; every rank waits for it."
