@@ -12,6 +12,7 @@ import torch
 from torch import nn, Tensor
 from .adapters import Adapter, register_adapter, adapted_layers, LoRALinearFn
 from .layers import layer_view, get_weight, factor_kw, fusable_weight
+from .storage import storage_key
 
 # %% ../nbs/lotr.ipynb #71141531
 def _orthonormal(n:int, r:int) -> Tensor:
@@ -37,8 +38,7 @@ class LoTRFactors(nn.Module):
 
     def _view(self, name, p):
         t = self._views[name]() if name in self._views else None
-        if t is None or (t.data_ptr(), t.dtype, t.device, t.shape) != (p.data_ptr(), p.dtype,
-                                                                       p.device, p.shape):
+        if t is None or storage_key(t) != storage_key(p):   # p moved, was cast or replaced
             t = p.detach(); self._views[name] = weakref.ref(t)
         return t
     def _save_to_state_dict(self, destination, prefix, keep_vars):
