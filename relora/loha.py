@@ -140,7 +140,6 @@ class LoHa(Adapter):
         v = layer_view(m)
         return v is not None and not (v.lookup or v.part)
     transposed = property(lambda self: self.view.transposed)        # weight stored (in, out)
-    conv = property(lambda self: self.view if self.view.kernel else None)  # a convolution's view
     def options(self): return dict(tucker=self.tucker)
     def extra_repr(self): return super().extra_repr() + f", tucker={self.tucker}"
 

@@ -111,7 +111,6 @@ class LoKr(Adapter):
         return v is not None and not (v.lookup or v.part)
     kernel = property(lambda self: self.view.kernel)                # () for a matrix weight
     transposed = property(lambda self: self.view.transposed)        # weight stored (in, out)
-    conv = property(lambda self: self.view if self.view.kernel else None)  # a convolution's view
     full_w1 = property(lambda self: 'lokr_w1' in self._parameters)
     full_w2 = property(lambda self: 'lokr_w2' in self._parameters)
 
