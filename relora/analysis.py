@@ -10,7 +10,7 @@ import argparse, math
 import torch
 from torch import nn, Tensor
 import matplotlib.pyplot as plt
-from .adapters import Adapter, adapted_layers
+from .adapters import adapted_layers
 from .deltas import materialize_adapters, delta_f32, as_matrix, layer_weight
 from .storage import atomic_write, read_safetensors
 from .anyfile import read_any
@@ -54,10 +54,8 @@ def analyse_adapters(src,  # adapters: (config, state_dict), a dict with both, o
     merged = {p: l.merged
               for p, l in adapted_layers(src).items()} if isinstance(src, nn.Module) else {}
     rows = []
+    # materialize_adapters refuses a merged layer whose weight is not W + delta_W (DoRA)
     for p, (layer, a) in materialize_adapters(src, base).items():
-        if merged.get(p) and type(a).merged_weight is not Adapter.merged_weight:
-            raise ValueError(f"{p}: a merged {a.kind} adapter is not W + delta_W inside W: unmerge "
-                             "it (unmerge_adapters) before the analysis")
         D = delta_f32(a)
         # a merged adapter is inside W: take it out
         W = layer_weight(base, p, 'base') - (D if merged.get(p) else 0)

@@ -12,7 +12,7 @@ import torch
 from torch import nn, Tensor
 from tqdm import tqdm
 from .adapters import adapted_layers, adapter_config, adapter_kind, adapter_state_dict
-from .adapters import check_finite, layer_at
+from .adapters import Adapter, check_finite, layer_at
 from .layers import get_weight, layer_view, set_weight
 from .files import build_adapters
 
@@ -127,6 +127,10 @@ def materialize_adapters(src,       # (config, state_dict), a dict with both, or
                       ) -> dict:    # {path: (base layer, adapter)}
     "The adapters of `src`, rebuilt on the base layers (or stand-ins), filled and on the CPU."
     if isinstance(src, nn.Module) and adapted_layers(src):
+        for p, l in adapted_layers(src).items():   # W' = W + delta_W unless the kind says otherwise
+            if l.merged and type(l.adapter).merged_weight is not Adapter.merged_weight:
+                raise ValueError(f"{p}: a merged {l.adapter.kind} adapter is not W + delta_W inside "
+                                 "W: unmerge it first (unmerge_adapters)")
         return {p: (l.base_layer, l.adapter) for p, l in adapted_layers(src).items()}
     config, sd = as_pair(src)
     layers, out = _base_layers(base, config, sd), {}
