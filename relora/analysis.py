@@ -45,7 +45,8 @@ def analyse_delta(W:Tensor,        # base weight as an (out, in) matrix
 
 def analyse_adapters(src,  # adapters: (config, state_dict), a dict with both, or an adapted model
                      base=None,  # model or state dict (W read from it); None: src if a model
-                     k:int=8) -> list:  # an analyse_delta dict per layer, with 'layer', 'kind', 'r'
+                     k:int=8,    # at most this many directions in the per-direction lists
+                    ) -> list:   # an analyse_delta dict per layer, with 'layer', 'kind', 'r'
     "Per-layer analysis of adapters against their base weights."
     base = src if base is None and isinstance(src, nn.Module) else base
     if base is None:

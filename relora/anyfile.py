@@ -85,7 +85,9 @@ def module_tree(layers:dict, # {path: layer}
         m.add_module(leaf, layers[p])
     return root
 
-def _file_layers(path, fmt:str) -> tuple: # -> ({layer name: {suffix: shape}}, {name: W stored})
+def _file_layers(path,    # the adapter file or PEFT directory
+                 fmt:str, # its format, as detect_format says
+                ) -> tuple: # ({layer name: {suffix: shape}}, {name: W stored})
     "Each layer's tensor shapes in the file, by the name its format gives it; stored base weights."
     if fmt == 'peft':
         _, groups, bases, saved = peft_tensors(path)

@@ -129,8 +129,8 @@ def materialize_adapters(src,       # (config, state_dict), a dict with both, or
     if isinstance(src, nn.Module) and adapted_layers(src):
         for p, l in adapted_layers(src).items():   # W' = W + delta_W unless the kind says otherwise
             if l.merged and type(l.adapter).merged_weight is not Adapter.merged_weight:
-                raise ValueError(f"{p}: a merged {l.adapter.kind} adapter is not W + delta_W inside "
-                                 "W: unmerge it first (unmerge_adapters)")
+                raise ValueError(f"{p}: a merged {l.adapter.kind} adapter is not W + delta_W "
+                                 "inside W: unmerge it first (unmerge_adapters)")
         return {p: (l.base_layer, l.adapter) for p, l in adapted_layers(src).items()}
     config, sd = as_pair(src)
     layers, out = _base_layers(base, config, sd), {}
@@ -164,13 +164,15 @@ def as_matrix(layer:nn.Module, # the base layer (or a stand-in)
                          "its weight cannot be read as an (out, in*k) matrix")
     return v.to_matrix(w)                                # own shape -> (out, in*k)
 
-def delta_f32(a) -> Tensor: # a: an adapter of any kind
+def delta_f32(a, # an adapter of any kind
+             ) -> Tensor:
     "Its delta_weight() in float32 (computed on a float32 copy of a low-precision adapter)."
     with torch.no_grad():
         if any(p.dtype != torch.float32 for p in a.parameters()): a = copy.deepcopy(a).float()
         return a.delta_weight().float()
 
-def lora_factors(a) -> tuple|None: # a: an adapter of any kind
+def lora_factors(a, # an adapter of any kind
+                ) -> tuple|None:
     ("(up (out, r), down (r, in*k)) with as_matrix(delta) = scale * up @ down, for LoRA and flat "
      "LoCon; None otherwise.")
     if a.kind == 'lora' or (a.kind == 'locon' and not a.tucker and a.reshape == 'flat' and
@@ -190,8 +192,9 @@ def layer_weight(src,              # a model, or its state dict
         raise ValueError(f"{path}.weight: missing from the {what} weights")
     return src[f'{path}.weight'].float()
 
-def adapter_deltas(src, # adapters: (config, state_dict), a dict with both, or an adapted model
-                   base=None) -> dict:  # model or state dict (for kinds but LoRA/LoCon/Full)
+def adapter_deltas(src,      # adapters: (config, state_dict), a dict with both, or an adapted model
+                   base=None, # model or state dict (for kinds but LoRA/LoCon/Full)
+                  ) -> dict:  # {path: delta}
     "{path: delta_weight()} in float32 and the base weight's own shape, for adapters of any kind."
     return {p: delta_f32(a) for p, (_, a) in materialize_adapters(src, base).items()}
 

@@ -179,7 +179,8 @@ class LoTR(Adapter):
         return y.view(*x.shape[:-1], y.shape[-1])
 
 # %% ../nbs/lotr.ipynb #c365cf04
-def lotr_groups(model:nn.Module) -> dict: # {group name: {path: AdaptedLayer}}
+def lotr_groups(model:nn.Module, # a model with LoTR adapters
+               ) -> dict:        # {group name: {path: AdaptedLayer}}
     "The LoTR groups of `model`; an error if two groups with different factors carry the same name."
     groups, owner = defaultdict(dict), {}
     for n, l in adapted_layers(model).items():

@@ -41,7 +41,8 @@ def lora_from_delta(layer:nn.Module, # the base layer (or a stand-in)
                     delta,  # update in the base weight's shape, or (up (out, k), down (k, in*k))
                     scale:float=1.,  # the new adapter's scale (its alpha = scale * r, rslora off)
                     path:str='layer', # for error messages
-                    **svd_kw) -> tuple: # (adapter, report from svd_factors)
+                    **svd_kw,         # svd_factors' rank, dynamic, dynamic_param, niter, ...
+                   ) -> tuple:        # (adapter, report from svd_factors)
     ("The LoRA (LoCon for a convolution) closest to `delta` at the rank chosen by "
      "`svd_factors(**svd_kw)`.")
     _check_out(path, layer)
@@ -125,7 +126,8 @@ def extract_lora(base,                 # the base model, or its state dict
                  keep_diffs:bool=False, # store every other changed weight whole, as a Full adapter
                  untie:bool=False,  # tied weight's change on each module holding it (untie=True)
                  progress:bool=False,  # tqdm bar over tensors
-                 **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
+                 **svd_kw,             # svd_factors' niter, lowrank_above, device
+                ) -> dict:             # {'config', 'state_dict', 'report'}
     ("An adapter per changed weight: LoRA/LoCon by truncated SVD of W_tuned - W_base, or Full; "
      "every changed tensor reported.")
     if isinstance(base, nn.Module) != isinstance(tuned, nn.Module):
@@ -192,7 +194,8 @@ def shrink_adapters(src,  # adapters: (config, state_dict), a dict with both, or
                     dynamic_param:float=None,  # the dynamic rule's t (see select_rank)
                     base=None,  # the model or its state dict (for kinds but LoRA/LoCon)
                     progress:bool=False, # tqdm bar over layers
-                    **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
+                    **svd_kw,            # svd_factors' niter, lowrank_above, device
+                   ) -> dict:            # {'config', 'state_dict', 'report'}
     ("Each adapter of `src` replaced by the LoRA/LoCon closest to its update, at a lower rank, "
      "with the same scale (no-LoRA layers: kept).")
     adapters, report = {}, []
@@ -222,8 +225,9 @@ def combine_adapters(sources:list,       # (config, state_dict) pairs, such dict
                      dynamic:str=None,   # None, 'sv_ratio', 'sv_cumulative' or 'sv_fro'
                      dynamic_param:float=None,  # the dynamic rule's t (see select_rank)
                      base=None,          # the model or its state dict (for kinds but LoRA/LoCon)
-                     progress:bool=False,
-                     **svd_kw) -> dict:  # niter, lowrank_above, device -> config/state_dict/report
+                     progress:bool=False, # tqdm bar over layers
+                     **svd_kw,           # svd_factors' niter, lowrank_above, device
+                    ) -> dict:           # {'config', 'state_dict', 'report'}
     ("One LoRA/LoCon adapter per layer for sum_i w_i delta_i: exact concatenation when possible, "
      "else truncated SVD.")
     weights = [1.] * len(sources) if weights is None else list(weights)

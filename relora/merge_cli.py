@@ -57,7 +57,7 @@ def run_tool(p:argparse.ArgumentParser, # the command's parser, with its own fla
              argv:list,                 # command-line arguments (None: sys.argv[1:])
              body,                      # body(args): reads, computes, writes, prints
              rank:int=None):            # the default --new_rank
-    "Parse (shared flags added), check what argparse cannot, run `body`; bad input: one line, exit 1."
+    "Parse (shared flags added), check what argparse cannot, run `body`; bad input: 1 line, exit 1."
     shared_flags(p, rank)
     args = p.parse_args(argv)
     if args.dynamic and args.dynamic_param is None:

@@ -143,7 +143,8 @@ def peft_dir(path,                  # a PEFT adapter directory, or one with adap
     raise ValueError(f"{path}: a directory without adapter_config.json (a PEFT adapter directory "
                      "has both files)")
 
-def peft_tensors(path) -> tuple: # a PEFT adapter directory -> (config, factors, bases, saved)
+def peft_tensors(path, # a PEFT adapter directory
+                ) -> tuple: # (config, factors, bases, saved)
     ("A PEFT directory's config and tensors: factors {path: {suffix: t}}, stored base weights "
      "{path: W} and modules_to_save {path: {name: t}}.")
     st, cj = (os.path.join(path, f) for f in ('adapter_model.safetensors', 'adapter_config.json'))
@@ -207,8 +208,11 @@ def _full_from_saved(model, p:str, t:dict) -> tuple:
 def read_peft(path,              # a PEFT adapter directory (or one with it in a sub-folder)
               model:nn.Module,   # the model the adapter is for
               adapter_name:str=None, # the sub-folder of a non-default adapter
-              **kw) -> tuple:    # (relora config, relora state dict)
+              **kw,              # other formats' options (load_adapters passes them): refused
+             ) -> tuple:         # (relora config, relora state dict)
     "A PEFT adapter directory in relora's terms, for `load_adapter_state_dict`."
+    if kw:
+        raise ValueError(f"{', '.join(kw)}: an option that a PEFT directory ({path}) does not take")
     path = peft_dir(path, adapter_name)
     pc, raw, bases, saved = peft_tensors(path)
     cj = os.path.join(path, 'adapter_config.json')
