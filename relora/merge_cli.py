@@ -9,8 +9,8 @@ __all__ = ['PRECISIONS', 'add_flag', 'shared_flags', 'run_tool', 'svd_kwargs', '
 import argparse
 import torch
 from .storage import read_header, read_safetensors, save_tensors
-from .anyfile import module_tree, read_any
-from .deltas import add_deltas, adapter_deltas, weighted_deltas
+from .anyfile import read_any
+from .deltas import add_deltas, adapter_deltas, module_tree, weighted_deltas
 from .merge import combine_adapters, report_table, save_adapter_file, shrink_adapters
 from .layers import check_tied
 from .model import GPT_FORMAT, load_gpt, save_gpt
