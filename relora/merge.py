@@ -15,14 +15,14 @@ from .files import save_adapters
 from .full import Full
 from .lowrank import svd_factors
 from .deltas import stand_in_model, materialize_adapters, give_storage, as_matrix, delta_f32
-from .deltas import lora_factors, is_conv
+from .deltas import lora_factors, is_conv, module_tree
 
 # %% ../nbs/merge.ipynb #e6cd671f
 def _check_out(path, layer):
+    "Refuse a layer the merge tools cannot give a LoRA/LoCon."
     if is_conv(layer) and layer.groups != 1:
-        raise ValueError(
-            f"{path}: grouped convolution (groups={layer.groups}) is not supported by the merge "
-            "tools")
+        raise ValueError(f"{path}: grouped convolution (groups={layer.groups}) is not supported "
+                         "by the merge tools")
     if not (LoRA.can_adapt(layer) or is_conv(layer)):
         raise TypeError(f"{path}: no LoRA/LoCon for {type(layer).__name__}")
 
@@ -52,14 +52,12 @@ def lora_from_delta(layer:nn.Module, # the base layer (or a stand-in)
     return _new_lora(layer, B, A, scale), info
 
 def _result(adapters:dict, report:list) -> dict:
-    return dict(
-        config={p: a.config()
-                for p, a in adapters.items()}, state_dict={
-                    f'{p}.{k}': v.detach()
-                    for p, a in adapters.items()
-                    for k, v in a.state_dict().items()}, report=report)
+    "The tools' result: the adapters as config and state dict, and the report rows."
+    sd = {f'{p}.{k}': v.detach() for p, a in adapters.items() for k, v in a.state_dict().items()}
+    return dict(config={p: a.config() for p, a in adapters.items()}, state_dict=sd, report=report)
 
 def _row(path, layer, a, info, **kw):
+    "A report row for the new adapter `a` of `layer`, with svd_factors' rank and fraction kept."
     return dict(layer=path, kind=a.kind, shape=tuple(layer.weight.shape), **kw, rank=info['rank'],
                 fro_kept=info['fro_kept'])
 
@@ -282,11 +280,6 @@ def save_adapter_file(src,  # adapters: (config, state_dict), a dict with both, 
                       by_role:bool=False,
                       **kw):          # format options (kohya: prefix=)
     "Write adapters to an adapter file (any format `save_adapters` writes) without their model."
-    root = nn.Module()
-    for p, (layer, a) in materialize_adapters(src, base).items():
-        *parents, leaf = p.split('.'); m = root
-        for q in parents:
-            if q not in m._modules: m.add_module(q, nn.Module())
-            m = m._modules[q]
-        m.add_module(leaf, AdaptedLayer(layer, a.to(dtype) if dtype else a, p))
+    root = module_tree({p: AdaptedLayer(layer, a.to(dtype) if dtype else a, p)
+                        for p, (layer, a) in materialize_adapters(src, base).items()})
     save_adapters(dict(root.named_children()) if by_role else root, path, format, **kw)
