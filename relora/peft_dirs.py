@@ -143,6 +143,7 @@ def peft_dir(path,                  # a PEFT adapter directory, or one with adap
     raise ValueError(f"{path}: a directory without adapter_config.json (a PEFT adapter directory "
                      "has both files)")
 
+# %% ../nbs/peft_dirs.ipynb #h12pd004
 def peft_tensors(path, # a PEFT adapter directory
                 ) -> tuple: # (config, factors, bases, saved)
     ("A PEFT directory's config and tensors: factors {path: {suffix: t}}, stored base weights "
@@ -252,9 +253,9 @@ def read_peft(path,              # a PEFT adapter directory (or one with it in a
         cfg[p], s = _full_from_saved(model, p, t); sd.update(s)
     return cfg, sd
 
+# %% ../nbs/peft_dirs.ipynb #h12pd006
 def detect_peft(path,   # an adapter file or directory
                 header, # its read_header, None for a directory
                ) -> bool:
     "Is `path` a PEFT adapter directory (one with adapter_config.json)?"
     return header is None and os.path.isfile(os.path.join(path, 'adapter_config.json'))
-
