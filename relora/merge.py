@@ -112,6 +112,7 @@ def _new_full(layer, D):
     with torch.no_grad(): a.diff.copy_(D)
     return a
 
+# %% ../nbs/merge.ipynb #h12me003
 def extract_lora(base,                 # the base model, or its state dict
                  tuned,  # the fine-tuned model (same architecture), or its state dict
                  rank:int=8,           # rank (the cap, with a dynamic rule)

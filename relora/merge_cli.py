@@ -149,7 +149,7 @@ def relora_resize(argv:list=None): # command-line arguments (default: sys.argv[1
         _save_and_report('relora_resize', a, res, info)
     run_tool(p, argv, body, rank=4)
 
-# %% ../nbs/merge_cli.ipynb #6b9acd14
+# %% ../nbs/merge_cli.ipynb #h12mc002
 def _on_checkpoint(reads:list, weights, sd:dict, name:str) -> dict:
     ("{checkpoint layer path: sum_i w_i delta_i} for files read against checkpoint `sd`; a layer "
      "with no weight there is an error.")
@@ -163,6 +163,7 @@ def _on_checkpoint(reads:list, weights, sd:dict, name:str) -> dict:
             out[q] = out.get(q, 0) + w * d
     return out
 
+# %% ../nbs/merge_cli.ipynb #6b9acd14
 def relora_merge(argv:list=None): # command-line arguments (default: sys.argv[1:])
     ("Console script: several adapter files (any format) combined into one adapter file, or "
      "merged into a model's weights.")
