@@ -112,10 +112,8 @@ class LoTR(Adapter):
         fin, fout, kw = v.in_, v.out, factor_kw(getattr(base, v.param))
         if factors is None: factors = LoTRFactors(fin, fout, r, **kw)
         if (tuple(factors.U.shape), tuple(factors.V.shape)) != ((fout, r), (fin, r)):
-            raise ValueError(
-                f"lotr group {group!r}: factors U {tuple(factors.U.shape)}, V "
-                f"{tuple(factors.V.shape)} "
-                f"do not fit a {fout}x{fin} layer with r={r}")
+            raise ValueError(f"lotr group {group!r}: factors U {tuple(factors.U.shape)}, V "
+                             f"{tuple(factors.V.shape)} do not fit a {fout}x{fin} layer with r={r}")
         self.group, self.factors = group, factors
         # (r, r): this layer's core, zero so that delta_W = 0
         self.G = nn.Parameter(torch.zeros(r, r, **kw))
@@ -186,10 +184,9 @@ def lotr_groups(model:nn.Module, # a model with LoTR adapters
     for n, l in adapted_layers(model).items():
         if not isinstance(l.adapter, LoTR): continue
         if owner.setdefault(l.adapter.group, l.adapter.factors) is not l.adapter.factors:
-            raise ValueError(
-                f"{n}: LoTR group name {l.adapter.group!r} is used by two groups with different "
-                "factors; "
-                "saving would mix them (adapt them with group names that differ)")
+            raise ValueError(f"{n}: LoTR group name {l.adapter.group!r} is used by two groups "
+                             "with different factors; saving would mix them (adapt them with "
+                             "group names that differ)")
         groups[l.adapter.group][n] = l
     return dict(groups)
 
@@ -203,14 +200,13 @@ def reset_lotr_factors(model:nn.Module, # a model with LoTR adapters, each layer
     for g, layers in groups.items():
         for n, l in layers.items():
             if l.merged or l.adapter.G.count_nonzero():
-                raise ValueError(
-                    f"{n}: {'merged' if l.merged else 'core G is not zero'}; re-drawing the "
-                    f"factors of group {g!r} "
-                    "would change its correction: call merge_and_reset() on every layer of the "
-                    "group first")
-    new = {
-        g: _group_hosvd(g, [l.base_layer for l in ls.values()],
-                        next(iter(ls.values())).adapter.r) if init == 'hosvd' else None
-        for g, ls in groups.items()} # computed for every group before any changes
+                raise ValueError(f"{n}: {'merged' if l.merged else 'core G is not zero'}; "
+                                 f"re-drawing the factors of group {g!r} would change its "
+                                 "correction: call merge_and_reset() on every layer of the group "
+                                 "first")
+    hosvd = lambda g, ls: _group_hosvd(g, [l.base_layer for l in ls.values()],
+                                       next(iter(ls.values())).adapter.r)
+    # every group's new (U, V) before any changes: an error leaves all groups as they were
+    new = {g: hosvd(g, ls) if init == 'hosvd' else None for g, ls in groups.items()}
     for g, ls in groups.items(): next(iter(ls.values())).adapter.factors.redraw(new[g])
     return model
