@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
 from .storage import storage_key
+from .sharding import reset_adapter
 from .layers import linear_dims, factor_kw, fusable_weight, weight_name
 from .layers import plain_weight, get_weight, set_weight, check_tied
 
@@ -331,10 +332,11 @@ class AdaptedLayer(nn.Module):
             raise RuntimeError(
                 f"{self.name or 'layer'}: reset() while merged; unmerge() first, or "
                 "merge_and_reset()")
-        self.adapter.reset(); return self
+        reset_adapter(self.adapter); return self
     def merge_and_reset(self):
         "Fold the adapter into W for good and start it afresh (one ReLoRA restart for this layer)."
-        self.merge(); self.merged = False; self.adapter.reset(); return self
+        # FSDP2 shards: re-initialised as one process would draw it (relora.sharding.reset_adapter)
+        self.merge(); self.merged = False; reset_adapter(self.adapter); return self
 
 # %% ../nbs/adapters.ipynb #079891a4
 def _matches(name:str, module:nn.Module, pat) -> bool:

@@ -6,16 +6,13 @@
 __all__ = ['merge_and_reinit', 'optimizer_state_keys', 'reset_optimizer_state', 'jagged_cosine_lambda', 'jagged_cosine_schedule']
 
 # %% ../nbs/restarts.ipynb #091a1f61
-import contextlib, math
+import math
 import torch
 from torch import nn, Tensor
 from .adapters import adapted_layers, check_finite
-from .sharding import full_tensor, is_sharded, reset_adapter, keep_mask, mask_
+from .sharding import full_tensor, keep_mask, mask_
 
 # %% ../nbs/restarts.ipynb #418ba9eb
-def _devices() -> list: # the CUDA devices whose random streams fork_rng saves and restores
-    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-
 def merge_and_reinit(model:nn.Module, # a model with adapters (from add_adapters)
                     ) -> int: # the number of adapted layers restarted
     ("One ReLoRA restart: merge every adapter into its base weight (float32) and re-initialise it, "
@@ -26,12 +23,9 @@ def merge_and_reinit(model:nn.Module, # a model with adapters (from add_adapters
     check_finite(layers, 'merge_and_reinit: no layer was merged')
     # every layer first: a kind with factors shared between layers
     for l in layers.values(): l.merge()
-    sharded = any(is_sharded(p) for l in layers.values() for p in l.adapter.parameters())
-    # FSDP2: each rank drew its own shards; forget those draws, redraw as one process below
-    with torch.random.fork_rng(devices=_devices()) if sharded else contextlib.nullcontext():
-        for l in layers.values(): l.merge_and_reset()  # merge() is a no-op now; then reset()
+    # merge() is a no-op now; then reset(), on FSDP2 shards as one process would draw it
+    for l in layers.values(): l.merge_and_reset()
     for name, l in layers.items():  # must not see them reset before all its layers are merged
-        if sharded: reset_adapter(l.adapter)      # a full-size twin, each rank keeps its rows
         ps = list(l.adapter.parameters())
         if ps and all(full_tensor(p).count_nonzero() == 0 for p in ps):
             raise RuntimeError(f"merge_and_reinit: {name}: reset() left every factor zero (no "
