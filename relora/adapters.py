@@ -211,17 +211,23 @@ class LoRA(Adapter):
     peft_type, peft_alpha = 'LORA', 'lora_alpha'  # PEFT's peft_type and its alpha's config key
     @classmethod
     def peft_read(cls, pc, name, layer, c, sd, r, alpha):
-        "One layer of a LORA adapter_config.json `pc`: rsLoRA, and LoRA's dropout."
-        if c['kind'] == cls.kind: c['dropout'] = float(pc.get('lora_dropout', 0.))
+        "One layer of a LORA adapter_config.json `pc`: rsLoRA, and LoRA's dropout (DoRA's inner)."
+        if c.get('inner', c['kind']) == cls.kind: c['dropout'] = float(pc.get('lora_dropout', 0.))
         return c, sd, alpha, bool(pc.get('use_rslora', False))
     @classmethod
     def peft_write(cls, ads:dict, bases:dict) -> tuple:
         ("The LORA adapter_config.json entries and {path: (r, alpha)} for `ads` (LoRA, LoCon: "
          "{path: adapter}) on `bases` ({path: base layer}).")
+        dora = {p: a.kind == 'dora' for p, a in ads.items()}   # PEFT's use_dora: all or none
+        if len(set(dora.values())) > 1:
+            p, q = (next(p for p, d in dora.items() if d == v) for v in (True, False))
+            raise ValueError(f"{p} (dora) and {q} ({ads[q].kind}) cannot share one PEFT config "
+                             "(use_dora is for every layer or none); save as 'kohya' or 'relora'")
         rs = all(a.rslora for a in ads.values())
         ra = {p: (a.r, a.alpha if rs else a.scale * a.r) for p, a in ads.items()}
-        return dict(lora_dropout=max(getattr(a, 'dropout_p', 0.) for a in ads.values()),
-                    use_rslora=rs, bias='none', lora_bias=False, use_dora=False,
+        inner = [getattr(a, 'inner', a) for a in ads.values()]   # DoRA: the LoRA it wraps
+        return dict(lora_dropout=max(getattr(a, 'dropout_p', 0.) for a in inner),
+                    use_rslora=rs, bias='none', lora_bias=False, use_dora=all(dora.values()),
                     init_lora_weights=True, fan_in_fan_out=any(
                         (linear_dims(b) or (0, 0, False))[2] for b in bases.values())), ra
     @classmethod

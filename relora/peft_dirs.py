@@ -29,7 +29,8 @@ def _pattern(patterns:dict, path:str, default):
 def _peft_family(ads:dict) -> str:
     ("The one peft_type of adapters `ads` ({path: adapter}), or an error naming two layers whose "
      "kinds cannot share one.")
-    types = {p: getattr(type(a), 'peft_type', None) for p, a in ads.items()}
+    # DoRA belongs to its inner kind's family (PEFT's use_dora on a LoRA)
+    types = {p: getattr(type(getattr(a, 'inner', a)), 'peft_type', None) for p, a in ads.items()}
     if len(set(types.values())) == 1: return next(iter(types.values()))
     first = {}
     for p, t in types.items(): first.setdefault(t, p)
@@ -221,8 +222,7 @@ def read_peft(path,              # a PEFT adapter directory (or one with it in a
     if ptype not in families:
         raise ValueError(f"{cj}: peft_type {ptype!r} is not supported ({', '.join(families)})")
     family = families[ptype]   # the kind that reads this config's entries
-    for k in ('use_dora', 'lora_bias'):
-        if pc.get(k): raise ValueError(f"{cj}: {k}=True is not supported")
+    if pc.get('lora_bias'): raise ValueError(f"{cj}: lora_bias=True is not supported")
     groups = {_relora_path(model, p): t for p, t in raw.items()}
     for p, W in bases.items():
         if p not in groups: raise ValueError(f"{p}.base_layer.weight: a base weight without "
@@ -236,8 +236,14 @@ def read_peft(path,              # a PEFT adapter directory (or one with it in a
         q = p.rpartition('.')[0] if mha_part(model, p) == 'out_proj' else p
         r, alpha = _pattern(pc.get('rank_pattern'), q, r0), _pattern(pc.get('alpha_pattern'), q, a0)
         c, s = to_relora(p, layer, t, 'peft')
-        if getattr(adapter_kind(c['kind']), 'peft_type', None) != ptype:
-            raise ValueError(f"{p}: {c['kind']} tensors in a {ptype} adapter")
+        # DoRA (a magnitude plus another kind's tensors): that kind's family, on every layer or none
+        kind, dora = c.get('inner', c['kind']), 'inner' in c
+        if getattr(adapter_kind(kind), 'peft_type', None) != ptype:
+            raise ValueError(f"{p}: {kind} tensors in a {ptype} adapter")
+        if dora != bool(pc.get('use_dora')):
+            raise ValueError(f"{p}: {c['kind']} tensors in a {ptype} adapter with use_dora="
+                             f"{not dora} ({cj}): PEFT's DoRA has a lora_magnitude_vector on "
+                             "every layer")
         c, s, alpha, rslora = family.peft_read(pc, p, layer, c, s, r, alpha)
         c.update(r=r, **scale_config(r, alpha, rslora))
         if q != p:   # an MHA's out_proj: PEFT applies its LoRA twice
