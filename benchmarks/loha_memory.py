@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.profiler import profile, ProfilerActivity
-from relora.adapters import AdaptedLayer, LoRA
+from relora.adapters import AdaptedLayer
+from relora.lora import LoRA
 from relora.loha import LoHa
 
 class FoldLoHa(LoHa):

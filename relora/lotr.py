@@ -10,7 +10,8 @@ import weakref
 from collections import defaultdict
 import torch
 from torch import nn, Tensor
-from .adapters import Adapter, register_adapter, adapted_layers, LoRALinearFn
+from .adapters import Adapter, register_adapter, adapted_layers
+from .lora import LoRALinearFn
 from .layers import layer_view, get_weight, factor_kw, fusable_weight
 from .storage import storage_key
 

@@ -9,7 +9,8 @@ __all__ = ['lora_from_delta', 'report_table', 'extract_lora', 'shrink_adapters',
 import torch
 from torch import nn, Tensor
 from tqdm import tqdm
-from .adapters import AdaptedLayer, LoRA, adapted_layers, adapter_kind, find_modules
+from .adapters import AdaptedLayer, adapted_layers, adapter_kind, find_modules
+from .lora import LoRA
 from .storage import storage_key
 from .files import save_adapters
 from .full import Full

@@ -9,7 +9,8 @@ __all__ = ['has_bnb', 'is_4bit', 'dequantize', 'requantize_', 'to_4bit', 'quanti
 import torch
 from torch import nn, Tensor
 from .layers import register_weight_io
-from .adapters import find_modules, AdaptedLayer, LoRA
+from .adapters import find_modules, AdaptedLayer
+from .lora import LoRA
 try: import bitsandbytes as bnb; import bitsandbytes.functional as bnbF
 except ImportError: bnb = bnbF = None
 
