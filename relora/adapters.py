@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['ADAPTER_KINDS', 'register_adapter', 'known_kinds', 'adapter_kind', 'Adapter', 'check_finite', 'AdaptedLayer',
            'find_modules', 'adapted_layers', 'attach_adapters', 'freeze_except_adapters', 'add_adapters', 'layer_at',
-           'take_tensors', 'one_value', 'merge_adapters', 'unmerge_adapters', 'adapter_config', 'adapter_state_dict',
-           'remove_adapters', 'adapter_summary']
+           'merge_adapters', 'unmerge_adapters', 'adapter_config', 'adapter_state_dict', 'remove_adapters',
+           'adapter_summary']
 
 # %% ../nbs/adapters.ipynb #874bbc84
 import fnmatch, importlib, importlib.util, math, pkgutil, re, warnings
@@ -319,25 +319,6 @@ def layer_at(model:nn.Module, # a model, adapted or not
         raise ValueError(
             f"{path}: {named_by} names a layer that {type(model).__name__} does not have") from None
     return m.base_layer if isinstance(m, AdaptedLayer) else m
-
-def take_tensors(name:str, # the layer's path, for error messages
-                 t:dict,   # a layer's file tensors {suffix: tensor}, popped in place
-                 *keys,    # suffixes that must be there
-                 optional=(), # suffixes taken if there (None if not)
-                ) -> list: # the tensors, keys then optional
-    "Pop `keys` (all required) and `optional` from a layer's file tensors; an error names what is missing."
-    miss = [k for k in keys if k not in t]
-    if miss: raise ValueError(f"{name}: tensor(s) {miss} missing from the adapter file (it has "
-                              f"{sorted(t)})")
-    return [t.pop(k) for k in keys] + [t.pop(k, None) for k in optional]
-
-def one_value(values:dict, # {layer path: value}
-              what:str):   # the file entry they must share, for the error
-    "The one value all layers share (None if there are none), or an error naming two that differ."
-    vs = set(values.values())
-    if len(vs) > 1: raise ValueError(f"PEFT has one {what} for all layers; these differ: "
-                                     f"{dict(list(values.items())[:4])}")
-    return vs.pop() if vs else None
 
 # %% ../nbs/adapters.ipynb #7777ffcd
 def merge_adapters(model:nn.Module):

@@ -12,7 +12,7 @@ from torch import nn
 from .adapters import Adapter, register_adapter
 from .layers import CONV_FNS, layer_view, factor_kw
 from fastcore.basics import patch
-from .adapters import take_tensors
+from .storage import take_tensors
 
 # %% ../nbs/conv.ipynb #215244e4
 def _on(v,         # a per-axis tuple (kernel size, stride, dilation, padding) or a padding string

@@ -12,7 +12,7 @@ from torch.func import functional_call
 from .adapters import Adapter, register_adapter
 from .layers import factor_kw
 from fastcore.basics import patch
-from .adapters import take_tensors
+from .storage import take_tensors
 
 # %% ../nbs/full.ipynb #855aa0a1
 @register_adapter

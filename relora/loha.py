@@ -14,7 +14,7 @@ from torch.autograd.function import once_differentiable
 from .adapters import Adapter, register_adapter
 from .layers import layer_view, factor_kw, fusable_weight
 from fastcore.basics import patch
-from .adapters import take_tensors, one_value
+from .storage import take_tensors, one_value
 
 # %% ../nbs/loha.ipynb #5b5d804c
 def _rebuild(a:Tensor, b:Tensor, t:Tensor=None) -> Tensor:

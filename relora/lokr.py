@@ -13,7 +13,7 @@ from torch import nn, Tensor
 from .adapters import Adapter, register_adapter
 from .layers import layer_view, factor_kw, fusable_weight
 from fastcore.basics import patch
-from .adapters import take_tensors, one_value
+from .storage import take_tensors, one_value
 from .layers import linear_dims
 
 # %% ../nbs/lokr.ipynb #73932cfa

@@ -10,7 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .adapters import Adapter, register_adapter, take_tensors
+from .adapters import Adapter, register_adapter
+from .storage import take_tensors
 from .layers import linear_dims, factor_kw, fusable_weight, weight_name
 
 # %% ../nbs/lora.ipynb #e0682a64
