@@ -13,7 +13,7 @@ is a cosine over that run), on each seed; gap closed = (LoRA - ReLoRA) / (LoRA -
 validation split). A least-squares line through the mean gap of each sweep, against W and against the number of
 cycles, says where it would reach --aim if the trend held (a straight-line extrapolation, printed as such).
 
-    python benchmarks/relora_curve.py                      # about 40 minutes on 2 idle cores
+    python benchmarks/relora_curve.py                      # 47 minutes on a 2-core CPU, shared with other work
     python benchmarks/relora_curve.py --ws 300 600 --cycles 1 2 --r-cycle 300 --seeds 1 --out /tmp/curve  # smoke
 
 Not a test: prints the tables and writes results.json and curve.png to --out.

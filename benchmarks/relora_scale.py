@@ -18,14 +18,14 @@ A restart (merge + re-init + optimizer-state pruning, relora.restarts) is timed 
 The FLOP floor of each variant counts the matmul FLOPs of a step, 2 per multiply-add: forward 2 N P for P matmul
 weights and N tokens, backward 2 N P for the input gradients and 2 N P_t for the weights that train (the frozen
 W get no dW; attention's own matmuls counted in both). Memory: the optimizer state's bytes, and the peak resident
-memory of a process that builds the model and takes three steps (ru_maxrss), each variant in its own process.
+memory (VmHWM) of a process that builds the model and takes three steps, each variant in its own process.
 
-    python benchmarks/relora_scale.py                    # 1 and 2 threads, 5 rounds (~30 min on 2 cores)
+    python benchmarks/relora_scale.py --rounds 3          # 1 and 2 threads (about 12 minutes on 2 cores)
     python benchmarks/relora_scale.py --threads 2 --rounds 3 --no-memory     # quicker
 
 Not a test: prints the tables and writes results.json to --out.
 """
-import argparse, json, os, platform, random, resource, statistics, subprocess, sys, time
+import argparse, json, os, platform, random, statistics, subprocess, sys, time
 import torch
 from torch import nn
 from relora.model import GPT, GPTConfig
@@ -86,12 +86,13 @@ def opt_bytes(opt) -> int:
                if torch.is_tensor(t) and t.dim() > 0)
 
 def peak_rss(name, a) -> float|None:
-    "Peak resident memory (MB) of a fresh process that builds variant `name` and takes three steps."
-    code = ("import sys, resource, torch; sys.path.insert(0, %r); import relora_scale as s; "
+    ("Peak resident memory (MB) of a fresh process that builds variant `name` and takes three steps: "
+     "its VmHWM (ru_maxrss would carry this parent's peak across fork and exec).")
+    code = ("import sys, torch; sys.path.insert(0, %r); import relora_scale as s; "
             "a = s.parse(%r); torch.set_num_threads(1); mo = s.build(%r, a)\n"
             "if mo is None: print('skip'); sys.exit()\n"
             "x, y = s.batch(a)\nfor _ in range(3): s.step(*mo, x, y)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     argv = [f'--{k}={v}' for k, v in vars(a).items() if k in ('vocab', 'seq', 'layers', 'heads', 'd', 'batch')]
     r = subprocess.run([sys.executable, '-c', code % (os.path.dirname(os.path.abspath(__file__)), argv, name)],
                        capture_output=True, text=True)
