@@ -20,7 +20,7 @@ weights and N tokens, backward 2 N P for the input gradients and 2 N P_t for the
 W get no dW; attention's own matmuls counted in both). Memory: the optimizer state's bytes, and the peak resident
 memory (VmHWM) of a process that builds the model and takes three steps, each variant in its own process.
 
-    python benchmarks/relora_scale.py --rounds 3          # 1 and 2 threads (about 12 minutes on 2 cores)
+    python benchmarks/relora_scale.py --rounds 7          # 1 and 2 threads (about 15 minutes on 2 cores)
     python benchmarks/relora_scale.py --threads 2 --rounds 3 --no-memory     # quicker
 
 Not a test: prints the tables and writes results.json to --out.
