@@ -183,7 +183,8 @@ def lotr_groups(model:nn.Module, # a model with LoTR adapters
     "The LoTR groups of `model`; an error if two groups with different factors carry the same name."
     groups, owner = defaultdict(dict), {}
     for n, l in adapted_layers(model).items():
-        if not isinstance(l.adapter, LoTR): continue
+        # by kind name, as the registry knows kinds (a class re-registered, e.g. by a notebook, is one)
+        if getattr(l.adapter, 'kind', None) != LoTR.kind: continue
         if owner.setdefault(l.adapter.group, l.adapter.factors) is not l.adapter.factors:
             raise ValueError(f"{n}: LoTR group name {l.adapter.group!r} is used by two groups "
                              "with different factors; saving would mix them (adapt them with "
